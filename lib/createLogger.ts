@@ -1,0 +1,34 @@
+// Builds the pino logger: ECS JSON lines to the log file and to stdout (pino.multistream, not a transport).
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { ecsFormat } from '@elastic/ecs-pino-format';
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  file?: string;
+  /** Extra or replacement destinations (tests pass an in-memory sink). */
+  streams?: DestinationStream[];
+  stdout?: boolean;
+}
+
+// Anything that can carry a secret is cut out, wherever a handler or library puts it.
+const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', 'password', '*.password', '*.token'];
+
+export function createLogger({ level, file, streams = [], stdout = true }: LoggerOptions): Logger & { flush(): void } {
+  const destinations: pino.StreamEntry[] = streams.map((stream) => ({ stream, level: 'trace' as const }));
+  if (file) {
+    mkdirSync(dirname(file), { recursive: true });
+    destinations.push({ stream: pino.destination({ dest: file, sync: false, mkdir: true }), level: 'trace' });
+  }
+  if (stdout) destinations.push({ stream: pino.destination({ dest: 1, sync: false }), level: 'trace' });
+  const multi = pino.multistream(destinations);
+  const log = pino({ ...ecsFormat({ convertErr: true }), level, redact: { paths: REDACT, censor: '[redacted]' } }, multi);
+  return Object.assign(log, {
+    flush() {
+      for (const d of destinations) (d.stream as { flushSync?: () => void }).flushSync?.();
+    },
+  });
+}

@@ -1,0 +1,65 @@
+// Opens one postgres.js pool per configured database and offers transactions and health checks on them.
+import postgres, { type Sql, type TransactionSql } from 'postgres';
+import { pgTypes } from './pgTypes';
+
+export interface DbOptions {
+  poolMax: number;
+  connectTimeoutMs: number;
+  idleTimeoutS: number;
+  statementTimeoutMs: number;
+  prepare: boolean;
+}
+
+export interface TransactionOptions {
+  readOnly: boolean;
+}
+
+export interface Databases {
+  readonly names: readonly string[];
+  /** The pool itself: for migrations and tools, never handed to handlers. */
+  pool(name: string): Sql;
+  transaction<T>(name: string, options: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T>;
+  /** Whether every database answers `select 1` within `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean>;
+  end(): Promise<void>;
+}
+
+export function connect(url: string, o: DbOptions): Sql {
+  return postgres(url, {
+    max: o.poolMax,
+    connect_timeout: Math.ceil(o.connectTimeoutMs / 1000),
+    idle_timeout: o.idleTimeoutS || undefined,
+    prepare: o.prepare,
+    types: pgTypes,
+    onnotice: () => {},
+    connection: {
+      application_name: 'dbapi',
+      TimeZone: 'UTC',
+      statement_timeout: o.statementTimeoutMs,
+    },
+  }) as unknown as Sql;
+}
+
+export function createDatabases(urls: Record<string, string>, options: DbOptions): Databases {
+  const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options)]));
+  const pool = (name: string) => {
+    const sql = pools.get(name);
+    if (!sql) throw new Error(`database "${name}" is not configured`);
+    return sql;
+  };
+  return {
+    names: [...pools.keys()],
+    pool,
+    transaction(name, { readOnly }, fn) {
+      return pool(name).begin(readOnly ? 'read only' : 'read write', fn) as Promise<any>;
+    },
+    async ready(timeoutMs) {
+      const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));
+      const timeout = new Promise<boolean>((r) => setTimeout(r, timeoutMs, false).unref());
+      return (await Promise.race([Promise.all(checks).then((ok) => ok.every(Boolean)), timeout])) as boolean;
+    },
+    async end() {
+      await Promise.all([...pools.values()].map((sql) => sql.end({ timeout: 5 })));
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// GET /health (the process runs) and GET /ready (every database answers, and the replica is not draining). No token.
+import Router from '@koa/router';
+import type { AppState } from './AppState';
+import type { Databases } from './db/createDatabases';
+import { ApiError } from './errors';
+
+export interface Lifecycle {
+  draining: boolean;
+}
+
+const READY_TIMEOUT_MS = 1_000;
+
+export function healthRoutes(db: Databases, lifecycle: Lifecycle): Router<AppState> {
+  const router = new Router<AppState>();
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/ready', async (ctx) => {
+    if (lifecycle.draining) throw new ApiError('unavailable', { message: 'This replica is shutting down', headers: { 'Retry-After': '1' } });
+    if (!(await db.ready(READY_TIMEOUT_MS))) throw new ApiError('unavailable', { headers: { 'Retry-After': '1' } });
+    ctx.body = { status: 'ready' };
+  });
+  return router;
+}

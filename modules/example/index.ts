@@ -1,0 +1,28 @@
+// The example module: the original dbapi skeleton's three actions.
+import { z } from 'zod';
+import { action } from '../../lib/action';
+import { upsertUser } from './sql';
+
+const person = z.object({
+  name: z.string().min(1).max(200),
+  email: z.email().max(320).optional(),
+});
+
+export default {
+  '': action({
+    result: z.literal(true),
+    handler: () => true as const,
+  }),
+
+  foo: action({
+    params: person,
+    result: z.object({ name: z.string(), email: z.string().nullable(), time: z.iso.datetime() }),
+    handler: ({ params }) => ({ name: params.name, email: params.email ?? null, time: new Date().toISOString() }),
+  }),
+
+  bar: action({
+    params: person,
+    result: z.array(z.object({ name: z.string(), email: z.string().nullable() })),
+    handler: ({ params, tx }) => upsertUser(tx, params.name, params.email ?? null),
+  }),
+};

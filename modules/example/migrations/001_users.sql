@@ -1,0 +1,4 @@
+create table users (
+  name  text unique not null,
+  email text
+);

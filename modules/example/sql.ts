@@ -1,0 +1,15 @@
+// The example module's SQL.
+import type { TransactionSql } from 'postgres';
+
+export interface User {
+  name: string;
+  email: string | null;
+}
+
+/** Inserts or updates the user in one statement: concurrent first calls for one name serialize on the row. */
+export async function upsertUser(tx: TransactionSql<any>, name: string, email: string | null): Promise<User[]> {
+  return tx<User[]>`
+    insert into users (name, email) values (${name}, ${email})
+    on conflict (name) do update set email = excluded.email
+    returning name, email`;
+}

@@ -1,0 +1,44 @@
+// Listens with timeouts suited to nginx in front, and drains gracefully on shutdown.
+import { createServer, type Server } from 'node:http';
+import type Koa from 'koa';
+import type { Logger } from 'pino';
+import type { Lifecycle } from '../lib/healthRoutes';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export interface Serving {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (bounded), then closes every connection. */
+  drain(): Promise<void>;
+}
+
+export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions, log: Logger): Promise<Serving> {
+  const server = createServer(app.callback());
+  // Above nginx's upstream keep-alive, so nginx, not node, closes idle upstream connections (no race, no 502).
+  server.keepAliveTimeout = o.keepAliveTimeoutMs;
+  server.headersTimeout = o.keepAliveTimeoutMs + 1_000;
+  server.requestTimeout = 60_000; // whole request, body included: slow clients cannot hold a socket for ever
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  log.info({ server: { address: o.host, port } }, `dbapi listening on ${o.host}:${port}`);
+
+  async function drain() {
+    lifecycle.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Idle keep-alive sockets close at once (Node's server.close); busy ones close after their response
+    // (keep-alive is refused while closing). The bound below ends whatever is still running.
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, o.shutdownTimeoutMs).unref());
+    await Promise.race([closed, timer]);
+    server.closeAllConnections();
+  }
+  return { server, port, drain };
+}

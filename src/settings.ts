@@ -1,0 +1,162 @@
+// Reads the environment once (env/<ENVIRONMENT>/.env under real variables), validates it and returns frozen settings.
+import { createHash } from 'node:crypto';
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+export class SettingsError extends Error {
+  name = 'SettingsError';
+}
+
+// Secrets: each may be given directly or as X_FILE (a path, as Docker secrets provide). Never printed.
+const SECRET = /^(BEARER|CALLERS|DATABASE_URL(_[A-Z0-9_]+)?)$/;
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// One flat record; each default stands beside its key.
+const schema = z.object({
+  ENVIRONMENT: z.string().regex(/^[a-z0-9_-]+$/, 'lower-case letters, digits, - and _ only').default('local'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(8000),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  MIGRATE_ON_START: bool.optional(), // default: true only on the embedded database
+  BEARER: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  CALLERS: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FILE: z.string().default('logs/dbapi.log'),
+  BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1024 * 1024),
+  JSON_MAX_DEPTH: int(1, 10_000).default(64),
+  DB_POOL_MAX: int(1, 1000).default(10),
+  DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  DB_IDLE_TIMEOUT_S: int(0, 86_400).default(60),
+  DB_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
+  DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
+  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (60 s)
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+const callersSchema = z.array(z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ., - and _ only'),
+  tokens: z.array(z.string().min(16)).default([]),
+  tokenSha256: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).default([]),
+  allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
+}).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
+
+export interface Caller {
+  readonly name: string;
+  readonly tokenHashes: readonly Buffer[];
+  readonly allow: readonly string[];
+}
+
+export type Settings = ReturnType<typeof loadSettings>;
+
+/** Raw variables: the environment's .env file first, real environment variables over it, X_FILE secrets read. */
+function readVariables(env: NodeJS.ProcessEnv, root: string): Record<string, string> {
+  const environment = env.ENVIRONMENT || 'local';
+  const file = resolve(root, 'env', environment, '.env');
+  const fromFile = /^[a-z0-9_-]+$/.test(environment) && existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  const vars: Record<string, string> = { ...fromFile };
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) vars[key] = value;
+  for (const [key, path] of Object.entries(vars)) {
+    const name = key.slice(0, -'_FILE'.length);
+    if (!key.endsWith('_FILE') || !SECRET.test(name) || vars[name] !== undefined) continue;
+    try {
+      vars[name] = readFileSync(resolve(root, path), 'utf8').trim();
+    } catch {
+      throw new SettingsError(`Invalid setting ${key}: cannot read the file it names`);
+    }
+  }
+  return vars;
+}
+
+function parseCallers(vars: Record<string, string>): Caller[] {
+  const callers: Caller[] = [];
+  if (vars.CALLERS) {
+    let json: unknown;
+    try {
+      json = JSON.parse(vars.CALLERS);
+    } catch {
+      throw new SettingsError('Invalid setting CALLERS: not valid JSON');
+    }
+    const parsed = callersSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SettingsError(`Invalid setting CALLERS at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    const names = new Set<string>();
+    for (const c of parsed.data) {
+      if (names.has(c.name)) throw new SettingsError(`Invalid setting CALLERS: caller "${c.name}" appears twice`);
+      names.add(c.name);
+      callers.push({
+        name: c.name,
+        tokenHashes: [...c.tokens.map(sha256), ...c.tokenSha256.map((h) => Buffer.from(h, 'hex'))],
+        allow: c.allow,
+      });
+    }
+  }
+  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'] });
+  return callers;
+}
+
+export function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Named databases: DATABASE_URL is `default`, DATABASE_URL_<NAME> is `<name>`. Undefined `default` means embedded. */
+function parseDatabases(vars: Record<string, string>): Record<string, string | undefined> {
+  const databases: Record<string, string | undefined> = { default: vars.DATABASE_URL || undefined };
+  for (const [key, value] of Object.entries(vars)) {
+    const m = /^DATABASE_URL_([A-Z0-9_]+)$/.exec(key);
+    if (!m || m[1] === 'FILE') continue;
+    if (!/^postgres(ql)?:\/\//.test(value)) throw new SettingsError(`Invalid setting ${key}: must be a postgres:// URL`);
+    databases[m[1].toLowerCase()] = value;
+  }
+  return databases;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = process.cwd()) {
+  const vars = readVariables(env, root);
+  const parsed = schema.safeParse(vars);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SettingsError(`Invalid setting ${issue.path.join('.')}: ${issue.message}`);
+  }
+  const s = parsed.data;
+  const callers = parseCallers(vars);
+  if (callers.length === 0 && s.ENVIRONMENT !== 'local' && s.ENVIRONMENT !== 'test') {
+    throw new SettingsError(`Invalid setting BEARER: no token is configured (BEARER, BEARER_FILE, CALLERS or CALLERS_FILE); required when ENVIRONMENT is ${s.ENVIRONMENT}`);
+  }
+  const databases = parseDatabases(vars);
+  const embedded = databases.default === undefined;
+  return deepFreeze({
+    environment: s.ENVIRONMENT,
+    root,
+    host: s.HOST,
+    port: s.PORT,
+    databases,
+    embedded: embedded ? { dir: resolve(root, s.DATA_DIR, 'postgres') } : undefined,
+    migrateOnStart: s.MIGRATE_ON_START ?? embedded,
+    callers,
+    log: { level: s.LOG_LEVEL, file: s.LOG_FILE ? resolve(root, s.LOG_FILE) : undefined },
+    body: { limitBytes: s.BODY_LIMIT_BYTES, maxDepth: s.JSON_MAX_DEPTH },
+    db: {
+      poolMax: s.DB_POOL_MAX,
+      connectTimeoutMs: s.DB_CONNECT_TIMEOUT_MS,
+      idleTimeoutS: s.DB_IDLE_TIMEOUT_S,
+      statementTimeoutMs: s.DB_STATEMENT_TIMEOUT_MS,
+      prepare: s.DB_PREPARE,
+    },
+    http: { keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS },
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
