@@ -53,7 +53,7 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
         self.sweep(database).catch(() => lastSweep.delete(database));
       }
       // Params compared by a digest of their canonical JSON: key order does not matter, values do.
-      const digest = createHash('sha256').update(stringify(params) ?? 'null').digest();
+      const digest = createHash('sha256').update(stringify(params) ?? 'null').digest('hex');
       return db.transaction(database, options, async (tx) => {
         // The claim: a concurrent duplicate blocks on this row's unique key until the first call commits (then it
         // replays) or rolls back (then it runs). An expired answer is taken over as if absent.
@@ -66,9 +66,9 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
             where dbapi_idempotency.expires_at < now()
           returning 1 as claimed`;
         if (!claimed) {
-          const [stored] = await tx<{ action: string; params_sha256: Buffer; status: number; body: string }[]>`
+          const [stored] = await tx<{ action: string; params_sha256: string; status: number; body: string }[]>`
             select action, params_sha256, status, body from dbapi_idempotency where caller = ${caller} and key = ${key}`;
-          if (stored.action !== action || !digest.equals(stored.params_sha256)) throw new ApiError('idempotency_mismatch');
+          if (stored.action !== action || digest !== stored.params_sha256) throw new ApiError('idempotency_mismatch');
           return { status: stored.status, body: stored.body, replayed: true };
         }
         const body = await run(tx);

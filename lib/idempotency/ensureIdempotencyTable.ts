@@ -25,7 +25,7 @@ async function create(sql: Sql): Promise<void> {
       caller text not null,
       key text not null,
       action text not null,
-      params_sha256 bytea not null,
+      params_sha256 text not null,
       status int,
       body text,
       expires_at timestamptz not null,
