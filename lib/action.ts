@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { TransactionSql } from 'postgres';
 import type { Caller } from '../src/settings';
+import type { Isolation } from './db/runTransaction';
 
 export interface ActionContext<P> {
   /** The params, parsed by the action's schema. */
@@ -23,6 +24,15 @@ export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   database?: string;
   /** Runs in a `read only` transaction. */
   readOnly?: boolean;
+  /** The transaction's isolation level; default PostgreSQL's (read committed). */
+  isolation?: Isolation;
+  /** This action's statement timeout (ms), instead of DB_STATEMENT_TIMEOUT_MS: exceeded → 504, rolled back. */
+  statementTimeoutMs?: number;
+  /**
+   * Safe to run again from the start: a serialization failure or deadlock is retried (up to 3 more attempts)
+   * instead of answered 409. Only for handlers whose effects are all inside the transaction.
+   */
+  retryOnConflict?: boolean;
   handler(ctx: ActionContext<z.output<S>>): Promise<R> | R;
 }
 

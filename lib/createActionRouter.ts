@@ -10,31 +10,34 @@ import { ApiError } from './errors';
 import { isAllowed } from './auth';
 import { readJsonBody } from './readJsonBody';
 import { invalidParams } from './invalidParams';
-import { encodeJson } from './encodeJson';
+import { answerCall } from './answerCall';
+import { createIdempotency, type Idempotency } from './idempotency/createIdempotency';
 
 export interface ActionRouterDeps {
   modules: readonly LoadedModule[];
   db: Databases;
   log: Logger;
   body: BodyLimits;
+  /** Stored answers for Idempotency-Key; default: kept 24 h. */
+  idempotency?: Idempotency;
 }
 
 const METHOD_NOT_ALLOWED = () => {
   throw new ApiError('method_not_allowed', { headers: { Allow: 'POST' } });
 };
 
-export function createActionRouter({ modules, db, log, body }: ActionRouterDeps): Router<AppState> {
+export function createActionRouter({ modules, db, log, body, idempotency = createIdempotency({ db, ttlS: 86_400 }) }: ActionRouterDeps): Router<AppState> {
   const router = new Router<AppState>();
   for (const action of modules.flatMap((m) => m.actions)) {
-    router.post(action.path, runAction(action, db, log, body));
+    router.post(action.path, runAction(action, db, log, body, idempotency));
     router.all(action.path, METHOD_NOT_ALLOWED);
   }
   return router;
 }
 
 /** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON. */
-function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyLimits): Middleware<AppState> {
-  const { id, params: schema, database, readOnly, handler } = action;
+function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyLimits, idempotency: Idempotency): Middleware<AppState> {
+  const { id, params: schema, handler } = action;
   return async (ctx) => {
     ctx.state.action = id;
     const caller = ctx.state.caller!;
@@ -49,8 +52,6 @@ function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyL
         return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: id } }));
       },
     };
-    const result = await db.transaction(database, { readOnly }, (tx) => handler({ ...context, tx: tx as never }));
-    ctx.type = 'application/json';
-    ctx.body = encodeJson(result);
+    await answerCall(ctx, action, parsed.data, { db, idempotency }, (tx) => handler({ ...context, tx: tx as never }));
   };
 }

@@ -13,6 +13,7 @@ import { handleErrors } from '../lib/handleErrors';
 import { healthRoutes } from '../lib/healthRoutes';
 import { authenticate } from '../lib/auth';
 import { createActionRouter } from '../lib/createActionRouter';
+import { createIdempotency } from '../lib/idempotency/createIdempotency';
 
 export interface AppDeps {
   settings: Settings;
@@ -31,6 +32,7 @@ export function createApp({ settings, db, log, modules, lifecycle = { draining: 
   app.use(compress({ threshold: 1024 })); //                large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
-  app.use(createActionRouter({ modules, db, log, body: settings.body }).routes()); // POST /<module>/<action>
+  const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS }); // Idempotency-Key answers
+  app.use(createActionRouter({ modules, db, log, body: settings.body, idempotency }).routes()); // POST /<module>/<action>
   return app; //                                            nothing matched → 404 (handleErrors)
 }

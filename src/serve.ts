@@ -3,12 +3,16 @@ import { createServer, type Server } from 'node:http';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Lifecycle } from '../lib/healthRoutes';
+import { answerClientError } from '../lib/answerClientError';
 
 export interface ServeOptions {
   host: string;
   port: number;
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Slow clients: all headers within this, the whole request (body included) within requestTimeoutMs. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface Serving {
@@ -19,11 +23,16 @@ export interface Serving {
 }
 
 export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions, log: Logger): Promise<Serving> {
-  const server = createServer(app.callback());
+  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default): once a second
+  // makes the timeouts below hold to within a second.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, app.callback());
   // Above nginx's upstream keep-alive, so nginx, not node, closes idle upstream connections (no race, no 502).
   server.keepAliveTimeout = o.keepAliveTimeoutMs;
-  server.headersTimeout = o.keepAliveTimeoutMs + 1_000;
-  server.requestTimeout = 60_000; // whole request, body included: slow clients cannot hold a socket for ever
+  // Slow clients cannot hold a socket for ever; Node measures both from a request's first byte, not the idle time
+  // of a kept-alive connection, so they may be far below keepAliveTimeout.
+  server.headersTimeout = o.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = Math.max(o.requestTimeoutMs ?? 30_000, server.headersTimeout);
+  server.on('clientError', answerClientError); // JSON 408/400/431 instead of Node's empty answers
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

@@ -30,7 +30,11 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1024 * 1024),
   JSON_MAX_DEPTH: int(1, 10_000).default(64),
   DB_POOL_MAX: int(1, 1000).default(10),
-  DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+  DB_ACQUIRE_TIMEOUT_MS: int(1, 600_000).default(3_000), // wait for a free connection before 503 + Retry-After
+  IDEMPOTENCY_TTL_S: int(1, 30 * 86_400).default(86_400), // how long an Idempotency-Key's answer is kept
+  HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(10_000), // slow clients: all request headers within this
+  REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000), // slow clients: the whole request, body included
   DB_IDLE_TIMEOUT_S: int(0, 86_400).default(60),
   DB_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
   DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
@@ -148,8 +152,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       idleTimeoutS: s.DB_IDLE_TIMEOUT_S,
       statementTimeoutMs: s.DB_STATEMENT_TIMEOUT_MS,
       prepare: s.DB_PREPARE,
+      acquireTimeoutMs: s.DB_ACQUIRE_TIMEOUT_MS,
     },
-    http: { keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS },
+    idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },
+    http: {
+      keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
+      headersTimeoutMs: s.HEADERS_TIMEOUT_MS, requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
+    },
   });
 }
 
