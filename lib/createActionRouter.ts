@@ -7,10 +7,15 @@ import type { Databases } from './db/createDatabases';
 import type { LoadedAction, LoadedModule } from './loadModules';
 import type { BodyLimits } from './readJsonBody';
 import { ApiError } from './errors';
-import { isAllowed } from './auth';
 import { readJsonBody } from './readJsonBody';
-import { invalidParams } from './invalidParams';
 import { encodeJson } from './encodeJson';
+import { checkScope } from './checkScope';
+import { parseParams } from './parseParams';
+import { callHandler } from './callHandler';
+import { runTransaction } from './runTransaction';
+import { wantsDryRun } from './dryRun';
+import { isAsyncIterable } from './stream/isAsyncIterable';
+import { streamResult } from './stream/streamResult';
 
 export interface ActionRouterDeps {
   modules: readonly LoadedModule[];
@@ -32,25 +37,25 @@ export function createActionRouter({ modules, db, log, body }: ActionRouterDeps)
   return router;
 }
 
-/** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON. */
+/** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON or stream. */
 function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyLimits): Middleware<AppState> {
-  const { id, params: schema, database, readOnly, handler } = action;
+  const { id, database, readOnly } = action;
   return async (ctx) => {
     ctx.state.action = id;
     const caller = ctx.state.caller!;
-    if (!isAllowed(caller, id)) throw new ApiError('forbidden');
-    const parsed = schema.safeParse(await readJsonBody(ctx, body));
-    if (!parsed.success) throw invalidParams(parsed.error);
-    let child: Logger | undefined; // made only when the handler logs
-    const context = {
-      params: parsed.data,
-      caller,
-      get log() {
-        return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: id } }));
-      },
-    };
-    const result = await db.transaction(database, { readOnly }, (tx) => handler({ ...context, tx: tx as never }));
+    checkScope(caller, id);
+    const params = parseParams(action, await readJsonBody(ctx, body));
+    const rollback = wantsDryRun(ctx);
+    const result = await runTransaction(db, database, { readOnly, rollback }, async (tx) => {
+      const value = await callHandler(action, { params, caller, tx, log, requestId: ctx.state.requestId });
+      if (!isAsyncIterable(value)) return value;
+      await streamResult(ctx, value); // inside the transaction: it commits only after the last row is sent
+      return STREAMED;
+    });
+    if (result === STREAMED) return;
     ctx.type = 'application/json';
     ctx.body = encodeJson(result);
   };
 }
+
+const STREAMED = Symbol('streamed');
