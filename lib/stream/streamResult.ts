@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppContext } from '../AppState';
 import { encodeJson } from '../encodeJson';
+import { toApiError } from '../toApiError';
 
 export const NDJSON = 'application/x-ndjson';
 
@@ -22,13 +23,17 @@ export async function streamResult(ctx: AppContext, iterable: AsyncIterable<unkn
   const res = ctx.res;
   res.writeHead(200, ctx.response.headers as Record<string, string>);
   // Readable.from pulls the next item only when the socket has drained: memory stays flat however many rows come.
-  await pipeline(Readable.from(encode(first, items, asArray), { objectMode: true, highWaterMark: 16 }), res);
+  try {
+    await pipeline(Readable.from(encode(ctx, first, items, asArray), { objectMode: true, highWaterMark: 16 }), res);
+  } catch (e) {
+    throw (ctx.state.error ??= toApiError(e));
+  }
 }
 
 // Items are joined into chunks of about this size: one socket write per row would cost a write call per row.
 const CHUNK_CHARS = 16 * 1024;
 
-async function* encode(first: IteratorResult<unknown>, items: AsyncIterator<unknown>, asArray: boolean): AsyncGenerator<string> {
+async function* encode(ctx: AppContext, first: IteratorResult<unknown>, items: AsyncIterator<unknown>, asArray: boolean): AsyncGenerator<string> {
   try {
     let chunk = asArray ? '[' : '';
     let separator = '';
@@ -41,6 +46,10 @@ async function* encode(first: IteratorResult<unknown>, items: AsyncIterator<unkn
       }
     }
     yield asArray ? `${chunk}]` : chunk;
+  } catch (e) {
+    // Noted before the response is cut off, so the access log of this request (written on close) carries it.
+    ctx.state.error = toApiError(e);
+    throw e;
   } finally {
     await items.return?.(); // the client left or an error: close the cursor
   }
