@@ -18,8 +18,8 @@ export interface ActionContext<P> {
 export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The params schema; an object schema is made strict (unknown fields are rejected). Omitted: no params. */
   params?: S;
-  /** The result schema, for documentation and typed clients (not checked at run time). */
-  result?: z.ZodType<R>;
+  /** The result schema, for documentation and typed clients (not checked at run time); for a stream, one item's. */
+  result?: z.ZodType<ItemOf<R>>;
   /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>). */
   database?: string;
   /** Runs in a `read only` transaction. */
@@ -35,6 +35,9 @@ export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   retryOnConflict?: boolean;
   handler(ctx: ActionContext<z.output<S>>): Promise<R> | R;
 }
+
+/** A streamed result (an async iterable, sent as NDJSON) is described by its items; any other result by itself. */
+export type ItemOf<R> = R extends AsyncIterable<infer T> ? T : R;
 
 export type RouteTable = Record<string, Action<any, any>>;
 

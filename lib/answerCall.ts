@@ -1,4 +1,4 @@
-// Runs a validated call in its transaction and answers it, once per Idempotency-Key when the caller sends one.
+// Runs a validated call in its transaction and answers it: JSON, a stream, or the stored answer of its Idempotency-Key.
 import type { TransactionSql } from 'postgres';
 import type { AppContext } from './AppState';
 import type { Databases, TransactionOptions } from './db/createDatabases';
@@ -6,34 +6,53 @@ import type { LoadedAction } from './loadModules';
 import type { Idempotency } from './idempotency/createIdempotency';
 import { checkIdempotencyKey } from './idempotency/createIdempotency';
 import { encodeJson } from './encodeJson';
+import { isAsyncIterable } from './stream/isAsyncIterable';
+import { streamResult } from './stream/streamResult';
+import { collect } from './stream/collect';
 
 const CONFLICT_RETRIES = 3;
+const STREAMED = Symbol('streamed');
 
 export interface CallDeps {
   db: Databases;
   idempotency: Idempotency;
+  /** A dry run: answer, then roll back. */
+  rollback: boolean;
 }
 
-export async function answerCall(ctx: AppContext, action: LoadedAction, params: unknown, { db, idempotency }: CallDeps, run: (tx: TransactionSql) => unknown): Promise<void> {
+export async function answerCall(ctx: AppContext, action: LoadedAction, params: unknown, { db, idempotency, rollback }: CallDeps, run: (tx: TransactionSql) => unknown): Promise<void> {
   const options: TransactionOptions = {
     readOnly: action.readOnly,
     isolation: action.isolation,
     statementTimeoutMs: action.statementTimeoutMs,
     conflictRetries: action.retryOnConflict ? CONFLICT_RETRIES : 0,
+    rollback,
   };
   const key = ctx.get('idempotency-key');
-  ctx.type = 'application/json';
   // A read-only action changes nothing, so running it again is already safe: its key is checked, not stored.
   if (!key || action.readOnly) {
     if (key) checkIdempotencyKey(key);
-    ctx.body = encodeJson(await db.transaction(action.database, options, run));
+    const result = await db.transaction(action.database, options, async (tx) => {
+      const value = await run(tx);
+      if (!isAsyncIterable(value)) return value;
+      await streamResult(ctx, value); // inside the transaction: it commits only after the last item is sent
+      return STREAMED;
+    });
+    if (result === STREAMED) return;
+    ctx.type = 'application/json';
+    ctx.body = encodeJson(result);
     return;
   }
+  // The stored answer is one JSON body: a streamed result is gathered into an array to be stored.
   const answer = await idempotency.call({
     database: action.database, caller: ctx.state.caller!.name, key: checkIdempotencyKey(key), action: action.id, params, options,
-    run: async (tx) => encodeJson(await run(tx)),
+    run: async (tx) => {
+      const value = await run(tx);
+      return encodeJson(isAsyncIterable(value) ? await collect(value) : value);
+    },
   });
   ctx.status = answer.status;
+  ctx.type = 'application/json';
   if (answer.replayed) ctx.set('Idempotency-Replayed', 'true');
   ctx.body = answer.body;
 }

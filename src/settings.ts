@@ -40,6 +40,7 @@ const schema = z.object({
   DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (60 s)
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
 });
 
 const callersSchema = z.array(z.strictObject({
@@ -47,12 +48,15 @@ const callersSchema = z.array(z.strictObject({
   tokens: z.array(z.string().min(16)).default([]),
   tokenSha256: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).default([]),
   allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
+  dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
 export interface Caller {
   readonly name: string;
   readonly tokenHashes: readonly Buffer[];
   readonly allow: readonly string[];
+  /** May run actions with `Prefer: tx=rollback` (dry run). */
+  readonly dryRun: boolean;
 }
 
 export type Settings = ReturnType<typeof loadSettings>;
@@ -98,10 +102,11 @@ function parseCallers(vars: Record<string, string>): Caller[] {
         name: c.name,
         tokenHashes: [...c.tokens.map(sha256), ...c.tokenSha256.map((h) => Buffer.from(h, 'hex'))],
         allow: c.allow,
+        dryRun: c.dryRun,
       });
     }
   }
-  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'] });
+  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'], dryRun: true });
   return callers;
 }
 
@@ -159,6 +164,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
       headersTimeoutMs: s.HEADERS_TIMEOUT_MS, requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
     },
+    batch: { maxCalls: s.BATCH_MAX_CALLS },
   });
 }
 

@@ -11,6 +11,8 @@ export interface TransactionOptions {
   statementTimeoutMs?: number;
   /** Extra attempts after a serialization failure or deadlock (only for actions safe to run again). */
   conflictRetries?: number;
+  /** A dry run: the work's value is answered, then everything is rolled back. */
+  rollback?: boolean;
 }
 
 export interface TransactionLimits {
@@ -54,15 +56,21 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       if (o.statementTimeoutMs !== undefined && o.statementTimeoutMs !== limits.statementTimeoutMs) {
         await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
       }
-      return fn(tx);
+      if (!o.rollback) return fn(tx);
+      throw new DryRun(await fn(tx)); // postgres.js rolls back on throw; the value rides out on the error
     }).then(
       (value) => resolve(value as T),
       (e) => {
         clearTimeout(timer);
-        if (state !== 'abandoned') reject(e); // an abandoned call was already answered
+        if (e instanceof DryRun) resolve(e.value as T);
+        else if (state !== 'abandoned') reject(e); // an abandoned call was already answered
       },
     );
   });
+}
+
+class DryRun {
+  constructor(readonly value: unknown) {}
 }
 
 class AbandonedError extends Error {
