@@ -142,10 +142,10 @@ test('a rolling restart under steady POST load fails no request', async () => {
       }
     }
   };
-  const load = [0, 1, 2, 3].map(worker);
+  const load = Array.from({ length: 8 }, (_, w) => worker(w));
   const drains: number[] = [];
   await new Promise((r) => setTimeout(r, 500));
-  for (let i = 0; i < replicas.length; i++) {
+  for (const i of [0, 1, 0, 1]) { // two rounds: each replica is stopped and started twice
     const started = Date.now();
     replicas[i].child.kill('SIGTERM');
     expect(await replicas[i].exited).toBe(0);
