@@ -38,7 +38,7 @@ const schema = z.object({
   DB_IDLE_TIMEOUT_S: int(0, 86_400).default(60),
   DB_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
   DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
-  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (60 s)
+  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (5 s in nginx/), so nginx closes idle connections first
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
 });
