@@ -1,4 +1,4 @@
-// GET /health (the process runs) and GET /ready (every database answers, and the replica is not draining). No token.
+// GET /health (the process runs) and GET /ready (every database answers, migrations are done, not draining). No token.
 import Router from '@koa/router';
 import type { AppState } from './AppState';
 import type { Databases } from './db/createDatabases';
@@ -6,6 +6,8 @@ import { ApiError } from './errors';
 
 export interface Lifecycle {
   draining: boolean;
+  /** Migrations at start are still waiting for the database: not ready. */
+  migrating?: boolean;
 }
 
 const READY_TIMEOUT_MS = 1_000;
@@ -17,7 +19,7 @@ export function healthRoutes(db: Databases, lifecycle: Lifecycle): Router<AppSta
   });
   router.get('/ready', async (ctx) => {
     if (lifecycle.draining) throw new ApiError('unavailable', { message: 'This replica is shutting down', headers: { 'Retry-After': '1' } });
-    if (!(await db.ready(READY_TIMEOUT_MS))) throw new ApiError('unavailable', { headers: { 'Retry-After': '1' } });
+    if (lifecycle.migrating || !(await db.ready(READY_TIMEOUT_MS))) throw new ApiError('unavailable', { headers: { 'Retry-After': '1' } });
     ctx.body = { status: 'ready' };
   });
   return router;

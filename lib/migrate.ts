@@ -63,7 +63,7 @@ export async function migrate(db: Databases, modules: readonly LoadedModule[], l
         log.info({ migration: { module: m.module, name: m.name, database: m.database } }, `migration applied: ${m.module}/${m.name}`);
       }
     } catch (e) {
-      throw new MigrationError(`migration ${relative(process.cwd(), m.file)} failed: ${(e as Error).message}`);
+      throw new MigrationError(`migration ${relative(process.cwd(), m.file)} failed: ${(e as Error).message}`, { cause: e });
     }
   }
   return applied;

@@ -2,10 +2,12 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Settings } from './settings';
+import type { Lifecycle } from '../lib/healthRoutes';
 import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
 import { loadModules, type LoadedModule } from '../lib/loadModules';
 import { migrate } from '../lib/migrate';
+import { toApiError } from '../lib/toApiError';
 
 export interface Booted {
   db: Databases;
@@ -14,7 +16,18 @@ export interface Booted {
   close(): Promise<void>;
 }
 
-export async function boot(settings: Settings, log: Logger, { migrateNow = settings.migrateOnStart } = {}): Promise<Booted> {
+export interface BootOptions {
+  migrateNow?: boolean;
+  /**
+   * When given, a database that is unreachable at start does not stop the start: migrations are retried in the
+   * background and `lifecycle.migrating` keeps /ready at 503 until they are done. (`npm run migrate` fails instead.)
+   */
+  lifecycle?: Lifecycle;
+}
+
+const MIGRATION_RETRY_MS = 1_000;
+
+export async function boot(settings: Settings, log: Logger, { migrateNow = settings.migrateOnStart, lifecycle }: BootOptions = {}): Promise<Booted> {
   const modules = loadModules(join(settings.root, 'modules'), Object.keys(settings.databases));
   const embedded = settings.embedded
     ? await startEmbeddedPostgres({ dir: settings.embedded.dir, onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres') })
@@ -22,15 +35,39 @@ export async function boot(settings: Settings, log: Logger, { migrateNow = setti
   if (embedded) log.info({ dir: settings.embedded!.dir }, 'embedded PostgreSQL started on loopback');
   const urls = { ...settings.databases, default: embedded?.url ?? settings.databases.default! } as Record<string, string>;
   const db = createDatabases(urls, settings.db);
+  let closed = false;
   const close = async () => {
+    closed = true;
     await db.end();
     await embedded?.stop();
   };
+  if (!migrateNow) return { db, modules, close };
   try {
-    if (migrateNow) await migrate(db, modules, log);
+    await migrate(db, modules, log);
   } catch (e) {
-    await close();
-    throw e;
+    if (!lifecycle || !isUnreachable(e)) {
+      await close();
+      throw e;
+    }
+    log.warn({ error: { message: (e as Error).message } }, 'database unreachable at start: migrations will be retried; not ready until then');
+    lifecycle.migrating = true;
+    void (async () => {
+      while (lifecycle.migrating && !closed) {
+        await new Promise((r) => setTimeout(r, MIGRATION_RETRY_MS));
+        try {
+          await migrate(db, modules, log);
+          lifecycle.migrating = false;
+          log.info('migrations done: ready');
+        } catch (again) {
+          // A broken migration (not an outage) keeps the replica unready; the log line says which file and why.
+          if (!isUnreachable(again)) log.error({ error: { message: (again as Error).message } }, 'migration failed');
+        }
+      }
+    })();
   }
   return { db, modules, close };
+}
+
+function isUnreachable(e: unknown): boolean {
+  return toApiError((e as { cause?: unknown }).cause ?? e).code === 'unavailable';
 }

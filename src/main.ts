@@ -8,8 +8,8 @@ import { serve } from './serve';
 async function main() {
   const settings = loadSettings();
   const log = createLogger({ level: settings.log.level, file: settings.log.file });
-  const { db, modules, close } = await boot(settings, log);
-  const lifecycle = { draining: false };
+  const lifecycle = { draining: false, migrating: false };
+  const { db, modules, close } = await boot(settings, log, { lifecycle });
   const app = createApp({ settings, db, log, modules, lifecycle });
   const serving = await serve(app, lifecycle, { host: settings.host, port: settings.port, ...settings.http }, log);
 

@@ -153,3 +153,55 @@ describe('timeouts and conflicts', () => {
     expect((await app.call('/faulty/counter')).body).toBe(before + 4);
   });
 });
+
+describe('the database is down when the gateway starts', () => {
+  let proxy: TcpProxy;
+  let database: TestDatabase;
+  let child: import('node:child_process').ChildProcess | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const target = new URL(database.url);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    proxy.down();
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await proxy.close();
+    await database.drop();
+  });
+
+  test('it starts anyway, answers 503 quickly, migrates and serves within about 2 s of the database coming back', async () => {
+    const { spawn } = await import('node:child_process');
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env, ENVIRONMENT: 'test', HOST: '127.0.0.1', PORT: '0', LOG_FILE: '', LOG_LEVEL: 'info',
+        DATABASE_URL: proxy.url(database.url), MIGRATE_ON_START: 'true', DB_CONNECT_TIMEOUT_MS: '1000',
+      },
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child!.stdout!.on('data', (c) => {
+        out += c;
+        const m = /dbapi listening on [\d.]+:(\d+)/.exec(out);
+        if (m) resolve(`http://127.0.0.1:${m[1]}`);
+      });
+      child!.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+    });
+    const bar = () => fetch(`${url}/example/bar`, {
+      method: 'POST', headers: { authorization: 'Bearer test-token-0123456789abcdef', 'content-type': 'application/json' }, body: '{"name":"down-at-start"}',
+    });
+    expect((await fetch(`${url}/ready`)).status).toBe(503);
+    const started = Date.now();
+    const res = await bar();
+    expect([res.status, res.headers.get("retry-after"), ((await res.json()) as any).error.code]).toEqual([503, '1', 'unavailable']);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    proxy.up();
+    const took = await waitFor(async () => (await bar()).status === 200, 10_000);
+    expect(took).toBeLessThan(3_000);
+    expect((await fetch(`${url}/ready`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await new Promise((r) => child!.once('exit', r))).toBe(0);
+  });
+});
