@@ -1,7 +1,7 @@
 // The per-request state that middleware hands down the pipeline (koa's ctx.state).
 import type { ParameterizedContext } from 'koa';
 import type { ApiError } from './errors';
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
 
 export interface AppState {
   requestId: string;

@@ -4,22 +4,43 @@ import type { Logger } from 'pino';
 import type { AppState } from './AppState';
 import type { ApiError } from './errors';
 
+export interface AccessLine {
+  requestId: string;
+  method: string;
+  path: string;
+  status: number;
+  durationNs: number;
+  caller?: string;
+  action?: string;
+  error?: ApiError;
+}
+
+/** The one shape of an access line, for koa's requests and for those Node's parser answers itself. */
+export function writeAccessLine(log: Logger, a: AccessLine): void {
+  const line = {
+    http: { request: { id: a.requestId, method: a.method }, response: { status_code: a.status } },
+    url: { path: a.path },
+    user: a.caller ? { name: a.caller } : undefined,
+    dbapi: a.action ? { action: a.action } : undefined,
+    event: { duration: a.durationNs },
+    error: a.error ? describe(a.error) : undefined,
+  };
+  const level = a.error?.code === 'internal' ? 'error' : a.status >= 500 ? 'warn' : 'info';
+  log[level](line, `${a.method} ${a.path} ${a.status}`);
+}
+
 export function accessLog(log: Logger): Middleware<AppState> {
   return async (ctx, next) => {
     const start = process.hrtime.bigint();
     ctx.res.once('close', () => {
       const { requestId, caller, action, error } = ctx.state;
-      const status = ctx.res.headersSent ? ctx.status : 499; // 499: the client went away before an answer
-      const line = {
-        http: { request: { id: requestId, method: ctx.method }, response: { status_code: status } },
-        url: { path: ctx.path },
-        user: caller ? { name: caller.name } : undefined,
-        dbapi: action ? { action } : undefined,
-        event: { duration: Number(process.hrtime.bigint() - start) },
-        error: error ? describe(error) : undefined,
-      };
-      const level = error?.code === 'internal' ? 'error' : status >= 500 ? 'warn' : 'info';
-      log[level](line, `${ctx.method} ${ctx.path} ${status}`);
+      // An answer not sent whole (the client left, or a stream broke off) is not logged as the 200 its headers said:
+      // 499 when the client went away, else the error that cut it off.
+      const status = ctx.res.writableFinished ? ctx.status : error && ctx.res.headersSent ? error.status : 499;
+      writeAccessLine(log, {
+        requestId, method: ctx.method, path: ctx.path, status, durationNs: Number(process.hrtime.bigint() - start),
+        caller: caller?.name, action, error,
+      });
     });
     await next();
   };

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { TransactionSql } from 'postgres';
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
 import type { Isolation } from './db/runTransaction';
 
 export interface ActionContext<P> {

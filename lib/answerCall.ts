@@ -2,7 +2,6 @@
 import type { TransactionSql } from 'postgres';
 import type { AppContext } from './AppState';
 import type { Databases, TransactionOptions } from './db/createDatabases';
-import type { LoadedAction } from './loadModules';
 import type { Idempotency } from './idempotency/createIdempotency';
 import { checkIdempotencyKey } from './idempotency/createIdempotency';
 import { encodeJson } from './encodeJson';
@@ -10,8 +9,15 @@ import { isAsyncIterable } from './stream/isAsyncIterable';
 import { streamResult } from './stream/streamResult';
 import { collect } from './stream/collect';
 
-const CONFLICT_RETRIES = 3;
 const STREAMED = Symbol('streamed');
+
+/** What answerCall needs to know of the call: an action, or a batch of them. */
+export interface CallTarget {
+  id: string;
+  database: string;
+  readOnly: boolean;
+  transaction: TransactionOptions;
+}
 
 export interface CallDeps {
   db: Databases;
@@ -20,14 +26,8 @@ export interface CallDeps {
   rollback: boolean;
 }
 
-export async function answerCall(ctx: AppContext, action: LoadedAction, params: unknown, { db, idempotency, rollback }: CallDeps, run: (tx: TransactionSql) => unknown): Promise<void> {
-  const options: TransactionOptions = {
-    readOnly: action.readOnly,
-    isolation: action.isolation,
-    statementTimeoutMs: action.statementTimeoutMs,
-    conflictRetries: action.retryOnConflict ? CONFLICT_RETRIES : 0,
-    rollback,
-  };
+export async function answerCall(ctx: AppContext, action: CallTarget, params: unknown, { db, idempotency, rollback }: CallDeps, run: (tx: TransactionSql) => unknown): Promise<void> {
+  const options: TransactionOptions = rollback ? { ...action.transaction, rollback } : action.transaction;
   const key = ctx.get('idempotency-key');
   // A read-only action changes nothing, so running it again is already safe: its key is checked, not stored.
   if (!key || action.readOnly) {

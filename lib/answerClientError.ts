@@ -1,7 +1,10 @@
-// Answers what Node's HTTP parser rejects before koa sees it (slow headers or body, malformed HTTP) with a JSON error.
+// Answers what Node's HTTP parser rejects before koa sees it (slow headers or body, malformed HTTP) with a JSON error,
+// and writes its access line like any other request's.
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { ERRORS, type ErrorCode } from './errors';
+import type { Logger } from 'pino';
+import { ApiError, type ErrorCode } from './errors';
+import { writeAccessLine } from './accessLog';
 
 // Node's own answer would be an empty 408/400 body; callers and nginx get the gateway's JSON error body instead.
 function codeFor(error: { code?: string }): ErrorCode {
@@ -10,18 +13,21 @@ function codeFor(error: { code?: string }): ErrorCode {
   return 'bad_request';
 }
 
-export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  // A reset or an already answered socket cannot take a response.
-  if (error.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
-    socket.destroy();
-    return;
-  }
-  const code = codeFor(error);
-  const { status, message } = ERRORS[code];
-  const requestId = randomUUID();
-  const body = JSON.stringify({ error: { code, message, requestId } });
-  socket.end(
-    `HTTP/1.1 ${status} ${code.replace(/_/g, ' ')}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-  );
+export function answerClientError(log: Logger) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    // A reset or an already answered socket cannot take a response.
+    if (error.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const apiError = new ApiError(codeFor(error), { cause: error });
+    const requestId = randomUUID();
+    const body = JSON.stringify({ error: { code: apiError.code, message: apiError.message, requestId } });
+    socket.end(
+      `HTTP/1.1 ${apiError.status} ${apiError.code.replace(/_/g, ' ')}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    // The request line may never have arrived: method and path are unknown.
+    writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });
+  };
 }

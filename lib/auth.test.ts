@@ -1,7 +1,7 @@
 // Bearer parsing, token rotation, SHA-256-only tokens and allow patterns.
 import { createHash } from 'node:crypto';
 import { findCaller, isAllowed } from './auth';
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
 
 const hash = (t: string) => createHash('sha256').update(t).digest();
 const billing: Caller = { name: 'billing', tokenHashes: [hash('old-token-0123456789'), hash('new-token-0123456789')], allow: ['example/*'], dryRun: false };

@@ -1,17 +1,20 @@
 // Middleware: bearer authentication. Finds the caller whose token matches, comparing SHA-256 digests in constant time.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { AppState } from './AppState';
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
+import { sha256 } from './sha256';
 import { ApiError } from './errors';
 
 // Exactly one scheme word (any case), one space, one token of RFC 6750 token68 characters: nothing before or after.
-const BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+export const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+export const TOKEN68_RULE = 'letters, digits and - . _ ~ + / only (then = padding), as a bearer token must be';
+const BEARER = new RegExp(`^bearer (${TOKEN68.source.slice(1, -1)})$`, 'i');
 
 export function findCaller(callers: readonly Caller[], header: string | undefined): Caller | undefined {
   const m = header ? BEARER.exec(header) : null;
   if (!m) return undefined;
-  const digest = createHash('sha256').update(m[1]).digest();
+  const digest = sha256(m[1]);
   let found: Caller | undefined;
   // Every hash is compared, so the time taken does not tell which caller (or how many) came close.
   for (const caller of callers) {

@@ -1,7 +1,7 @@
 // Runs one action's handler inside a transaction it is given, with the context handlers expect.
 import type { Logger } from 'pino';
 import type { TransactionSql } from 'postgres';
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
 import type { LoadedAction } from './loadModules';
 
 export interface HandlerCall {

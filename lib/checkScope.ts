@@ -1,5 +1,5 @@
 // Refuses a call the caller's `allow` patterns do not cover (403), for single calls and each call of a batch alike.
-import type { Caller } from '../src/settings';
+import type { Caller } from './Caller';
 import { ApiError } from './errors';
 import { isAllowed } from './auth';
 

@@ -7,7 +7,7 @@ import type { Databases } from './db/createDatabases';
 import type { LoadedAction, LoadedModule } from './loadModules';
 import type { BodyLimits } from './readJsonBody';
 import type { Idempotency } from './idempotency/createIdempotency';
-import { ApiError } from './errors';
+import { methodNotAllowed } from './methodNotAllowed';
 import { readJsonBody } from './readJsonBody';
 import { checkScope } from './checkScope';
 import { parseParams } from './parseParams';
@@ -24,15 +24,11 @@ export interface ActionRouterDeps {
   idempotency: Idempotency;
 }
 
-const METHOD_NOT_ALLOWED = () => {
-  throw new ApiError('method_not_allowed', { headers: { Allow: 'POST' } });
-};
-
 export function createActionRouter(deps: ActionRouterDeps): Router<AppState> {
   const router = new Router<AppState>();
   for (const action of deps.modules.flatMap((m) => m.actions)) {
     router.post(action.path, runAction(action, deps));
-    router.all(action.path, METHOD_NOT_ALLOWED);
+    router.all(action.path, methodNotAllowed);
   }
   return router;
 }

@@ -3,6 +3,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Action, RouteTable } from './action';
+import type { TransactionOptions } from './db/createDatabases';
+
+// Attempts after the first for actions that declare `retryOnConflict` (serialization failure, deadlock).
+const CONFLICT_RETRIES = 3;
 
 export interface LoadedAction {
   /** `module/action`, or `module` for the root action. */
@@ -14,9 +18,8 @@ export interface LoadedAction {
   result?: z.ZodType;
   database: string;
   readOnly: boolean;
-  isolation?: Action['isolation'];
-  statementTimeoutMs?: number;
-  retryOnConflict: boolean;
+  /** How its transaction runs: read only, isolation, statement timeout, conflict retries. Built once, here. */
+  transaction: TransactionOptions;
   handler: Action['handler'];
 }
 
@@ -76,6 +79,11 @@ function checkAction(module: string, name: string, def: Action, databases: reado
   return {
     id, module, name, path: `/${id}`, params, result: def.result, database,
     readOnly: def.readOnly === true, handler: def.handler,
-    isolation: def.isolation, statementTimeoutMs: def.statementTimeoutMs, retryOnConflict: def.retryOnConflict === true,
+    transaction: {
+      readOnly: def.readOnly === true,
+      isolation: def.isolation,
+      statementTimeoutMs: def.statementTimeoutMs,
+      conflictRetries: def.retryOnConflict === true ? CONFLICT_RETRIES : 0,
+    },
   };
 }

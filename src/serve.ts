@@ -44,7 +44,7 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   // of a kept-alive connection, so they may be far below keepAliveTimeout.
   server.headersTimeout = o.headersTimeoutMs ?? 10_000;
   server.requestTimeout = Math.max(o.requestTimeoutMs ?? 30_000, server.headersTimeout);
-  server.on('clientError', answerClientError); // JSON 408/400/431 instead of Node's empty answers
+  server.on('clientError', answerClientError(log)); // JSON 408/400/431 instead of Node's empty answers
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

@@ -54,6 +54,18 @@ test('X_FILE gives a secret from a file (as Docker secrets do)', () => {
   expect(s.databases.default).toBe('postgres://u:secret@db/app');
 });
 
+test('DATABASE_URL_<NAME>_FILE gives a named database from a file', () => {
+  const root = project();
+  writeFileSync(join(root, 'reports'), 'postgres://u:secret@db/reports\n');
+  const s = loadSettings({ DATABASE_URL: 'postgres://a@h/db', DATABASE_URL_REPORTS_FILE: join(root, 'reports') }, root);
+  expect(s.databases).toEqual({ default: 'postgres://a@h/db', reports: 'postgres://u:secret@db/reports' });
+});
+
+test('a token that could never pass as a bearer token is refused at start, not at every call', () => {
+  expect(failure({ BEARER: 'S3cret!token#2024$abc' })).toMatch(/^Invalid setting BEARER: letters, digits/);
+  expect(failure({ CALLERS: JSON.stringify([{ name: 'a', tokens: ['has spaces in it 0123456789'], allow: ['*'] }]) })).toMatch(/^Invalid setting CALLERS at 0\.tokens\.0: letters, digits/);
+});
+
 test('a bad value stops the start with one line naming the setting', () => {
   expect(failure({ PORT: 'eighty' })).toMatch(/^Invalid setting PORT: /);
   expect(failure({ PORT: '70000' })).toMatch(/^Invalid setting PORT: /);

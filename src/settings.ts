@@ -1,9 +1,11 @@
 // Reads the environment once (env/<ENVIRONMENT>/.env under real variables), validates it and returns frozen settings.
-import { createHash } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import type { Caller } from '../lib/Caller';
+import { sha256 } from '../lib/sha256';
+import { TOKEN68, TOKEN68_RULE } from '../lib/auth';
 
 export class SettingsError extends Error {
   name = 'SettingsError';
@@ -23,7 +25,7 @@ const schema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   MIGRATE_ON_START: bool.optional(), // default: true only on the embedded database
-  BEARER: z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  BEARER: z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, TOKEN68_RULE).optional(),
   CALLERS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FILE: z.string().default('logs/dbapi.log'),
@@ -45,19 +47,13 @@ const schema = z.object({
 
 const callersSchema = z.array(z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, ., - and _ only'),
-  tokens: z.array(z.string().min(16)).default([]),
+  tokens: z.array(z.string().min(16, 'tokens must be at least 16 characters').regex(TOKEN68, TOKEN68_RULE)).default([]),
   tokenSha256: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).default([]),
   allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
   dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
-export interface Caller {
-  readonly name: string;
-  readonly tokenHashes: readonly Buffer[];
-  readonly allow: readonly string[];
-  /** May run actions with `Prefer: tx=rollback` (dry run). */
-  readonly dryRun: boolean;
-}
+export type { Caller };
 
 export type Settings = ReturnType<typeof loadSettings>;
 
@@ -110,16 +106,13 @@ function parseCallers(vars: Record<string, string>): Caller[] {
   return callers;
 }
 
-export function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
 
 /** Named databases: DATABASE_URL is `default`, DATABASE_URL_<NAME> is `<name>`. Undefined `default` means embedded. */
 function parseDatabases(vars: Record<string, string>): Record<string, string | undefined> {
   const databases: Record<string, string | undefined> = { default: vars.DATABASE_URL || undefined };
   for (const [key, value] of Object.entries(vars)) {
     const m = /^DATABASE_URL_([A-Z0-9_]+)$/.exec(key);
-    if (!m || m[1] === 'FILE') continue;
+    if (!m || m[1].endsWith('_FILE') || m[1] === 'FILE') continue; // X_FILE was read into X above
     if (!/^postgres(ql)?:\/\//.test(value)) throw new SettingsError(`Invalid setting ${key}: must be a postgres:// URL`);
     databases[m[1].toLowerCase()] = value;
   }

@@ -118,3 +118,14 @@ test('Prefer: tx=rollback runs the whole batch and commits none of it', async ()
   expect([res.status, res.body.results[1], res.headers.get('preference-applied')]).toEqual([200, 1, 'tx=rollback']);
   expect(await count('b9')).toBe(0);
 });
+
+test('a batch retried with the same Idempotency-Key replays its answer and writes once; other calls under it are 422', async () => {
+  const calls = [{ action: 'probe/insert', params: { note: 'b-idem' } }, { action: 'probe/insert', params: { note: 'b-idem' } }];
+  const headers = { 'idempotency-key': 'batch-key-1' };
+  const first = await app.call('/_batch', { calls }, { headers });
+  const again = await app.call('/_batch', { calls }, { headers });
+  expect([first.status, again.status, again.headers.get('idempotency-replayed'), again.text]).toEqual([200, 200, 'true', first.text]);
+  expect(await count('b-idem')).toBe(2);
+  const other = await app.call('/_batch', { calls: calls.slice(1) }, { headers });
+  expect([other.status, other.body.error.code]).toEqual([422, 'idempotency_mismatch']);
+});

@@ -61,6 +61,9 @@ test('a kept-alive connection idle longer than the header timeout still serves i
 test('malformed HTTP gets a JSON 400', async () => {
   const [status, body] = statusAndBody(await rawExchange(['GARBAGE\r\n\r\n'], 10));
   expect([status, body.error.code]).toEqual([400, 'bad_request']);
+  // It has its access line too, with the request id the caller was given.
+  await new Promise((r) => setTimeout(r, 50));
+  expect(app.logs.filter((l) => l.http?.request?.id === body.error.requestId && l.http?.response?.status_code === 400 && l.error?.code === 'bad_request')).toHaveLength(1);
 });
 
 test.each([

@@ -9,11 +9,14 @@ import type { BodyLimits } from '../readJsonBody';
 import { ApiError } from '../errors';
 import { readJsonBody } from '../readJsonBody';
 import { invalidParams } from '../invalidParams';
-import { encodeJson } from '../encodeJson';
 import { checkScope } from '../checkScope';
 import { parseParams } from '../parseParams';
 import { callHandler } from '../callHandler';
 import { wantsDryRun } from '../dryRun';
+import { answerCall } from '../answerCall';
+import { methodNotAllowed } from '../methodNotAllowed';
+import { batchTransaction } from './batchTransaction';
+import type { Idempotency } from '../idempotency/createIdempotency';
 import { toApiError } from '../toApiError';
 import { isAsyncIterable } from '../stream/isAsyncIterable';
 import { collect } from '../stream/collect';
@@ -24,11 +27,12 @@ export interface BatchDeps {
   log: Logger;
   body: BodyLimits;
   maxCalls: number;
+  idempotency: Idempotency;
 }
 
 export const BATCH_ID = '_batch';
 
-export function batchRoutes({ modules, db, log, body, maxCalls }: BatchDeps): Router<AppState> {
+export function batchRoutes({ modules, db, log, body, maxCalls, idempotency }: BatchDeps): Router<AppState> {
   const actions = new Map(modules.flatMap((m) => m.actions).map((a) => [a.id, a]));
   const request = z.strictObject({
     calls: z.array(z.strictObject({ action: z.string(), params: z.record(z.string(), z.unknown()).default({}) })).min(1).max(maxCalls),
@@ -54,23 +58,21 @@ export function batchRoutes({ modules, db, log, body, maxCalls }: BatchDeps): Ro
       });
     }
     const rollback = wantsDryRun(ctx);
-    const readOnly = calls.every((c) => c.action.readOnly);
-    const results = await db.transaction(calls[0].action.database, { readOnly, rollback }, async (tx) => {
-      const out: unknown[] = [];
+    const transaction = batchTransaction(calls.map((c) => c.action.transaction));
+    const target = { id: BATCH_ID, database: calls[0].action.database, readOnly: transaction.readOnly, transaction };
+    // Through answerCall like a single call: an Idempotency-Key makes a retried batch replay, not run twice.
+    await answerCall(ctx, target, parsed.data.calls, { db, idempotency, rollback }, async (tx) => {
+      const results: unknown[] = [];
       for (const [index, { action, params }] of calls.entries()) {
-        out.push(await atCallAsync(index, action.id, async () => {
+        results.push(await atCallAsync(index, action.id, async () => {
           const value = await callHandler(action, { params, caller, tx, log, requestId: ctx.state.requestId });
           return isAsyncIterable(value) ? collect(value) : value; // a batch answers one JSON body: streams are gathered
         }));
       }
-      return out;
+      return { results };
     });
-    ctx.type = 'application/json';
-    ctx.body = encodeJson({ results });
   });
-  router.all(`/${BATCH_ID}`, () => {
-    throw new ApiError('method_not_allowed', { headers: { Allow: 'POST' } });
-  });
+  router.all(`/${BATCH_ID}`, methodNotAllowed);
   return router;
 }
 

@@ -1,10 +1,10 @@
 // Exactly-once calls: an Idempotency-Key's first answer is stored in the call's own transaction and replayed after.
-import { createHash } from 'node:crypto';
 import type { TransactionSql } from 'postgres';
 import stringify from 'safe-stable-stringify';
 import type { Databases, TransactionOptions } from '../db/createDatabases';
 import { ApiError } from '../errors';
 import { ensureIdempotencyTable } from './ensureIdempotencyTable';
+import { sha256 } from '../sha256';
 
 export interface StoredAnswer {
   status: number;
@@ -53,7 +53,7 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
         self.sweep(database).catch(() => lastSweep.delete(database));
       }
       // Params compared by a digest of their canonical JSON: key order does not matter, values do.
-      const digest = createHash('sha256').update(stringify(params) ?? 'null').digest('hex');
+      const digest = sha256(stringify(params) ?? 'null').toString('hex');
       return db.transaction(database, options, async (tx) => {
         // The claim: a concurrent duplicate blocks on this row's unique key until the first call commits (then it
         // replays) or rolls back (then it runs). An expired answer is taken over as if absent.
