@@ -1,8 +1,8 @@
 // The client's one error type: the gateway's error code, status, request id and details, or `network` when none came.
-export type DbapiErrorCode =
-  | 'invalid_json' | 'invalid_params' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed'
-  | 'payload_too_large' | 'unsupported_media_type' | 'conflict' | 'unavailable' | 'timeout' | 'internal' | 'network'
-  | (string & {}); // codes a newer gateway may add
+import type { ErrorCode } from '../lib/errors';
+
+/** The gateway's error codes (its catalogue, by type only), `network` when no answer came, or a newer gateway's code. */
+export type DbapiErrorCode = ErrorCode | 'network' | (string & {});
 
 export class DbapiError extends Error {
   readonly code: DbapiErrorCode;

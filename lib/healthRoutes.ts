@@ -2,13 +2,9 @@
 import Router from '@koa/router';
 import type { AppState } from './AppState';
 import type { Databases } from './db/createDatabases';
+import type { Lifecycle } from './Lifecycle';
 import { ApiError } from './errors';
 
-export interface Lifecycle {
-  draining: boolean;
-  /** Migrations at start are still waiting for the database: not ready. */
-  migrating?: boolean;
-}
 
 const READY_TIMEOUT_MS = 1_000;
 

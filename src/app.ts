@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { AppState } from '../lib/AppState';
 import type { Databases } from '../lib/db/createDatabases';
 import type { LoadedModule } from '../lib/loadModules';
-import type { Lifecycle } from '../lib/healthRoutes';
+import type { Lifecycle } from '../lib/Lifecycle';
 import type { Settings } from './settings';
 import { requestId } from '../lib/requestId';
 import { accessLog } from '../lib/accessLog';
@@ -27,10 +27,10 @@ export interface AppDeps {
   db: Databases;
   log: Logger;
   modules: readonly LoadedModule[];
-  lifecycle?: Lifecycle;
+  lifecycle: Lifecycle;
 }
 
-export function createApp({ settings, db, log, modules, lifecycle = { draining: false } }: AppDeps): Koa<AppState> {
+export function createApp({ settings, db, log, modules, lifecycle }: AppDeps): Koa<AppState> {
   const metrics = createMetrics();
   const counted = observeDatabases(db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
   const idempotency = createIdempotency({ db: counted, ttlS: settings.idempotency.ttlS }); // Idempotency-Key answers

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Settings } from './settings';
-import type { Lifecycle } from '../lib/healthRoutes';
+import type { Lifecycle } from '../lib/Lifecycle';
 import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
 import { loadModules, type LoadedModule } from '../lib/loadModules';
@@ -18,6 +18,8 @@ export interface Booted {
 
 export interface BootOptions {
   migrateNow?: boolean;
+  /** Where modules are found; default: `modules/` of the project. */
+  moduleDirs?: readonly string[];
   /**
    * When given, a database that is unreachable at start does not stop the start: migrations are retried in the
    * background and `lifecycle.migrating` keeps /ready at 503 until they are done. (`npm run migrate` fails instead.)
@@ -27,8 +29,9 @@ export interface BootOptions {
 
 const MIGRATION_RETRY_MS = 1_000;
 
-export async function boot(settings: Settings, log: Logger, { migrateNow = settings.migrateOnStart, lifecycle }: BootOptions = {}): Promise<Booted> {
-  const modules = loadModules(join(settings.root, 'modules'), Object.keys(settings.databases));
+export async function boot(settings: Settings, log: Logger, o: BootOptions = {}): Promise<Booted> {
+  const { migrateNow = settings.migrateOnStart, lifecycle, moduleDirs = [join(settings.root, 'modules')] } = o;
+  const modules = moduleDirs.flatMap((dir) => loadModules(dir, Object.keys(settings.databases)));
   const embedded = settings.embedded
     ? await startEmbeddedPostgres({ dir: settings.embedded.dir, onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres') })
     : undefined;

@@ -1,5 +1,6 @@
 // The entry: settings, logger, database and modules, then the server; SIGTERM/SIGINT drain it and exit 0.
-import { loadSettings, SettingsError } from './settings';
+import { loadSettings } from './settings';
+import { failStart } from './failStart';
 import { createLogger } from '../lib/createLogger';
 import { boot } from './boot';
 import { createApp } from './app';
@@ -34,9 +35,4 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((e) => {
-  // Settings, module and migration errors are one clear line; anything else keeps its stack.
-  const known = e instanceof SettingsError || ['ModuleError', 'MigrationError'].includes(e?.name);
-  process.stderr.write(`dbapi: ${known ? e.message : e?.stack ?? e}\n`);
-  process.exit(1);
-});
+main().catch(failStart('dbapi'));

@@ -1,5 +1,6 @@
 // `npm run migrate`: applies every module's pending migrations to the configured databases, then exits.
-import { loadSettings, SettingsError } from './settings';
+import { loadSettings } from './settings';
+import { failStart } from './failStart';
 import { createLogger } from '../lib/createLogger';
 import { boot } from './boot';
 
@@ -11,8 +12,4 @@ async function main() {
   log.flush();
 }
 
-main().catch((e) => {
-  const known = e instanceof SettingsError || ['ModuleError', 'MigrationError'].includes(e?.name);
-  process.stderr.write(`dbapi migrate: ${known ? e.message : e?.stack ?? e}\n`);
-  process.exit(1);
-});
+main().catch(failStart('dbapi migrate'));

@@ -3,7 +3,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import type { Lifecycle } from '../lib/healthRoutes';
+import type { Lifecycle } from '../lib/Lifecycle';
 import { answerClientError } from '../lib/answerClientError';
 
 export interface ServeOptions {

@@ -5,10 +5,9 @@ import type { Server } from 'node:http';
 import { loadSettings } from '../../src/settings';
 import { createApp } from '../../src/app';
 import { serve } from '../../src/serve';
+import { boot } from '../../src/boot';
 import { createLogger } from '../../lib/createLogger';
-import { createDatabases, type Databases } from '../../lib/db/createDatabases';
-import { loadModules } from '../../lib/loadModules';
-import { migrate } from '../../lib/migrate';
+import type { Databases } from '../../lib/db/createDatabases';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -62,10 +61,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const settings = loadSettings(env, ROOT);
   const logs: Array<Record<string, any>> = [];
   const log = createLogger({ level: 'debug', stdout: false, streams: [{ write: (line: string) => void logs.push(JSON.parse(line)) }] });
-  const names = Object.keys(settings.databases);
-  const modules = (options.moduleDirs ?? [join(ROOT, 'modules'), FIXTURES]).flatMap((dir) => loadModules(dir, names));
-  const db = createDatabases(settings.databases as Record<string, string>, settings.db);
-  await migrate(db, modules, log);
+  const { db, modules, close } = await boot(settings, log, { migrateNow: true, moduleDirs: options.moduleDirs ?? [join(ROOT, 'modules'), FIXTURES] });
   const lifecycle = { draining: false };
   const app = createApp({ settings, db, log, modules, lifecycle });
   const serving = await serve(app, lifecycle, { ...settings.http, host: '127.0.0.1', port: 0 }, log);
@@ -92,7 +88,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     url, port: serving.port, server: serving.server, db, logs, lifecycle, call,
     async close() {
       await serving.drain();
-      await db.end();
+      await close();
       for (const t of created) await t.drop();
     },
   };
