@@ -1,6 +1,6 @@
 // Migrations: pending files in name order, once each, in their own transactions, safe when replicas race.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -24,9 +24,13 @@ afterEach(async () => {
   await t.drop();
 });
 
+const made: string[] = [];
+afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function moduleWith(files: Record<string, string>): LoadedModule {
   mkdirSync(join(ROOT, '.tmp'), { recursive: true });
   const dir = mkdtempSync(join(ROOT, '.tmp', 'migrations-'));
+  made.push(dir);
   mkdirSync(join(dir, 'migrations'));
   for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, 'migrations', name), sql);
   return { name: 'm', dir, actions: [] };
