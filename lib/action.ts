@@ -19,8 +19,8 @@ export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   params?: S;
   /** The result schema, for documentation and typed clients (not checked at run time). */
   result?: z.ZodType<R>;
-  /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>). */
-  database?: string;
+  /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>); `false`: none, no transaction is opened. */
+  database?: string | false;
   /** Runs in a `read only` transaction. */
   readOnly?: boolean;
   handler(ctx: ActionContext<z.output<S>>): Promise<R> | R;

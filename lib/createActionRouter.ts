@@ -11,6 +11,7 @@ import { isAllowed } from './auth';
 import { readJsonBody } from './readJsonBody';
 import { invalidParams } from './invalidParams';
 import { encodeJson } from './encodeJson';
+import { HandlerContext } from './HandlerContext';
 
 export interface ActionRouterDeps {
   modules: readonly LoadedModule[];
@@ -35,21 +36,18 @@ export function createActionRouter({ modules, db, log, body }: ActionRouterDeps)
 /** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON. */
 function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyLimits): Middleware<AppState> {
   const { id, params: schema, database, readOnly, handler } = action;
+  const transactionOptions = { readOnly };
   return async (ctx) => {
     ctx.state.action = id;
     const caller = ctx.state.caller!;
     if (!isAllowed(caller, id)) throw new ApiError('forbidden');
     const parsed = schema.safeParse(await readJsonBody(ctx, body));
     if (!parsed.success) throw invalidParams(parsed.error);
-    let child: Logger | undefined; // made only when the handler logs
-    const context = {
-      params: parsed.data,
-      caller,
-      get log() {
-        return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: id } }));
-      },
-    };
-    const result = await db.transaction(database, { readOnly }, (tx) => handler({ ...context, tx: tx as never }));
+    const { requestId } = ctx.state;
+    // An action declared `database: false` takes no connection and opens no transaction.
+    const result = database === false
+      ? await handler(new HandlerContext(parsed.data, caller, log, requestId, id))
+      : await db.transaction(database, transactionOptions, (tx) => handler(new HandlerContext(parsed.data, caller, log, requestId, id, tx as never)));
     ctx.type = 'application/json';
     ctx.body = encodeJson(result);
   };

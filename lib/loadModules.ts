@@ -12,7 +12,8 @@ export interface LoadedAction {
   path: string;
   params: z.ZodType;
   result?: z.ZodType;
-  database: string;
+  /** `false`: the action declared it uses no database. */
+  database: string | false;
   readOnly: boolean;
   handler: Action['handler'];
 }
@@ -60,7 +61,7 @@ function checkAction(module: string, name: string, def: Action, databases: reado
   if (!def || typeof def.handler !== 'function') throw new ModuleError(`${id}: an action needs a handler function`);
   if (def.params !== undefined && !(def.params instanceof z.ZodType)) throw new ModuleError(`${id}: params must be a zod schema`);
   const database = def.database ?? 'default';
-  if (!databases.includes(database)) {
+  if (database !== false && !databases.includes(database)) {
     throw new ModuleError(`${id}: uses database "${database}", which is not configured (set DATABASE_URL_${database.toUpperCase()})`);
   }
   const params = def.params === undefined ? z.strictObject({}) : def.params instanceof z.ZodObject ? def.params.strict() : def.params;

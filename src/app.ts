@@ -1,6 +1,5 @@
 // The request pipeline, top to bottom in request order. It holds no logic of its own.
 import Koa from 'koa';
-import compress from 'koa-compress';
 import type { Logger } from 'pino';
 import type { AppState } from '../lib/AppState';
 import type { Databases } from '../lib/db/createDatabases';
@@ -10,6 +9,7 @@ import type { Settings } from './settings';
 import { requestId } from '../lib/requestId';
 import { accessLog } from '../lib/accessLog';
 import { handleErrors } from '../lib/handleErrors';
+import { compressWhenItPays } from '../lib/compressWhenItPays';
 import { healthRoutes } from '../lib/healthRoutes';
 import { authenticate } from '../lib/auth';
 import { createActionRouter } from '../lib/createActionRouter';
@@ -28,7 +28,7 @@ export function createApp({ settings, db, log, modules, lifecycle = { draining: 
   app.use(requestId()); //                                  X-Request-Id in, X-Request-Id out
   app.use(accessLog(log)); //                               one access line per request
   app.use(handleErrors()); //                               anything thrown below → JSON error body
-  app.use(compress({ threshold: 1024 })); //                large answers gzip/br when the caller accepts it
+  app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
   app.use(createActionRouter({ modules, db, log, body: settings.body }).routes()); // POST /<module>/<action>

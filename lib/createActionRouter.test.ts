@@ -1,0 +1,24 @@
+// Actions declared `database: false` take no pool connection; the others still run in a transaction.
+import { startTestApp, type TestApp } from '../test/support/startTestApp';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ env: { DB_POOL_MAX: '1' } });
+});
+afterAll(() => app.close());
+
+test('foo (database: false) answers while the only pool connection is taken; bar waits for it', async () => {
+  const reserved = await app.db.pool('default').reserve();
+  try {
+    const foo = await app.call('/example/foo', { name: 'ann' });
+    expect([foo.status, foo.body.name]).toEqual([200, 'ann']);
+    let barDone = false;
+    const bar = app.call('/example/bar', { name: 'ann' }).then((r) => ((barDone = true), r));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(barDone).toBe(false);
+    reserved.release();
+    expect((await bar).status).toBe(200);
+  } finally {
+    reserved.release();
+  }
+});
