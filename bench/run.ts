@@ -1,6 +1,7 @@
 // `npm run bench`: the gateway as deployed beside the floor server, loaded alternately with autocannon; prints the table.
 // Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
 //          --floor-tx (floor wraps bar in begin/commit) --cpu-prof (profiles the gateway into bench/profiles/)
+//          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
 //          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +31,7 @@ const { values: o } = parseArgs({
     soak: { type: 'string', default: '0' },
     json: { type: 'string' },
     only: { type: 'string' }, // foo or bar
+    'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
   },
 });
 const ROUNDS = Number(o.rounds);
@@ -55,6 +57,8 @@ interface Sample {
   non2xx: number;
   errors: number;
   rssMaxMiB: number;
+  /** CPU time (user + system) the server spent per answered request, in µs: steadier than req/s on a busy machine. */
+  cpuUs: number;
 }
 
 function freePort(): Promise<number> {
@@ -66,6 +70,16 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
+function cpuUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -128,6 +142,7 @@ async function startGateway(databaseUrl: string, logFile: string): Promise<Serve
       LOG_LEVEL: 'info',
       MIGRATE_ON_START: 'true',
       DB_POOL_MAX: o['pool-max'],
+      ...Object.fromEntries(o['gateway-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
   });
   const url = `http://127.0.0.1:${port}`;
@@ -151,6 +166,7 @@ async function startFloor(databaseUrl: string): Promise<Server> {
 async function load(server: Server, scenario: string, seconds: number): Promise<Omit<Sample, 'round' | 'scenario' | 'server'>> {
   let n = 0;
   let rssMax = 0;
+  const cpuBefore = cpuUs(server.child.pid!);
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMiB(server.child.pid!))), 250);
   const result = await autocannon({
     url: `${server.url}/example/${scenario}`,
@@ -168,7 +184,9 @@ async function load(server: Server, scenario: string, seconds: number): Promise<
     }],
   });
   clearInterval(sampler);
+  const answered = result.requests.average * seconds;
   return {
+    cpuUs: (cpuUs(server.child.pid!) - cpuBefore) / answered,
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -240,24 +258,24 @@ async function main() {
           const r = await load(server, scenario, DURATION);
           const sample = { round, scenario, server: server.name, ...r };
           samples.push(sample);
-          console.log(`  round ${round}  ${scenario}  ${server.name.padEnd(7)}  ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  RSS max ${fmt(r.rssMaxMiB, 1)} MiB${r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+          console.log(`  round ${round}  ${scenario}  ${server.name.padEnd(7)}  ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  CPU ${fmt(r.cpuUs)} µs/req  RSS max ${fmt(r.rssMaxMiB, 1)} MiB${r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
         }
       }
     }
 
     const summary = SCENARIOS.map((scenario) => {
-      const pick = (server: string, key: 'rps' | 'p50' | 'p99' | 'rssMaxMiB') =>
+      const pick = (server: string, key: 'rps' | 'p50' | 'p99' | 'rssMaxMiB' | 'cpuUs') =>
         median(samples.filter((s) => s.scenario === scenario && s.server === server).map((s) => s[key]));
-      const g = { rps: pick('gateway', 'rps'), p50: pick('gateway', 'p50'), p99: pick('gateway', 'p99'), rss: pick('gateway', 'rssMaxMiB') };
-      const f = { rps: pick('floor', 'rps'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99'), rss: pick('floor', 'rssMaxMiB') };
+      const g = { rps: pick('gateway', 'rps'), p50: pick('gateway', 'p50'), p99: pick('gateway', 'p99'), rss: pick('gateway', 'rssMaxMiB'), cpu: pick('gateway', 'cpuUs') };
+      const f = { rps: pick('floor', 'rps'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99'), rss: pick('floor', 'rssMaxMiB'), cpu: pick('floor', 'cpuUs') };
       return { scenario, gateway: g, floor: f, rpsRatio: g.rps / f.rps, p99Ratio: g.p99 / f.p99 };
     });
-    console.log('\nmedians            gateway req/s  floor req/s  ratio   gw p50/p99 ms  floor p50/p99 ms  p99 ratio  gw RSS load  target');
+    console.log('\nmedians            gateway req/s  floor req/s  ratio   gw p50/p99 ms  floor p50/p99 ms  p99 ratio  gw RSS load  CPU µs/req gw/floor  target');
     for (const s of summary) {
       const target = s.scenario === 'bar'
         ? `rps ≥ 0.95, p99 ≤ 1.2: ${s.rpsRatio >= 0.95 && s.p99Ratio <= 1.2 ? 'met' : 'NOT met'}`
         : `rps ≥ 0.5: ${s.rpsRatio >= 0.5 ? 'met' : 'NOT met'}`;
-      console.log(`  example/${s.scenario.padEnd(4)}  ${fmt(s.gateway.rps).padStart(13)}  ${fmt(s.floor.rps).padStart(11)}  ${fmt(s.rpsRatio, 3).padStart(5)}  ${`${fmt(s.gateway.p50)}/${fmt(s.gateway.p99)}`.padStart(13)}  ${`${fmt(s.floor.p50)}/${fmt(s.floor.p99)}`.padStart(16)}  ${fmt(s.p99Ratio, 2).padStart(9)}  ${fmt(s.gateway.rss, 1).padStart(7)} MiB  ${target}`);
+      console.log(`  example/${s.scenario.padEnd(4)}  ${fmt(s.gateway.rps).padStart(13)}  ${fmt(s.floor.rps).padStart(11)}  ${fmt(s.rpsRatio, 3).padStart(5)}  ${`${fmt(s.gateway.p50)}/${fmt(s.gateway.p99)}`.padStart(13)}  ${`${fmt(s.floor.p50)}/${fmt(s.floor.p99)}`.padStart(16)}  ${fmt(s.p99Ratio, 2).padStart(9)}  ${fmt(s.gateway.rss, 1).padStart(7)} MiB  ${`${fmt(s.gateway.cpu)}/${fmt(s.floor.cpu)}`.padStart(19)}  ${target}`);
     }
     const afterLoad = rssMiB(gateway.child.pid!);
     console.log(`RSS idle: gateway ${fmt(idle.gateway, 1)} MiB, floor ${fmt(idle.floor, 1)} MiB; gateway after the rounds ${fmt(afterLoad, 1)} MiB`);
