@@ -2,6 +2,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { AppState } from './AppState';
+import type { ApiError } from './errors';
 
 export function accessLog(log: Logger): Middleware<AppState> {
   return async (ctx, next) => {
@@ -15,22 +16,23 @@ export function accessLog(log: Logger): Middleware<AppState> {
         user: caller ? { name: caller.name } : undefined,
         dbapi: action ? { action } : undefined,
         event: { duration: Number(process.hrtime.bigint() - start) },
-        error: error ? { code: error.code } : undefined,
+        error: error ? describe(error) : undefined,
       };
-      if (error && error.status >= 500 && error.code === 'internal') {
-        log.error({ ...line, err: error.cause ?? error }, `${ctx.method} ${ctx.path} ${status}`);
-      } else if (status >= 500) {
-        log.warn({ ...line, error: { code: error?.code, cause: causeText(error?.cause) } }, `${ctx.method} ${ctx.path} ${status}`);
-      } else {
-        log.info(line, `${ctx.method} ${ctx.path} ${status}`);
-      }
+      const level = error?.code === 'internal' ? 'error' : status >= 500 ? 'warn' : 'info';
+      log[level](line, `${ctx.method} ${ctx.path} ${status}`);
     });
     await next();
   };
 }
 
-function causeText(cause: unknown): string | undefined {
-  if (!cause) return undefined;
-  const c = cause as { code?: string; message?: string };
-  return [c.code, c.message].filter(Boolean).join(': ') || String(cause);
+/** The error's code; for 5xx also its cause (the stack only for `internal`: the others are expected conditions). */
+function describe(error: ApiError) {
+  if (error.status < 500) return { code: error.code };
+  const cause = (error.cause ?? error) as { name?: string; code?: string; message?: string; stack?: string };
+  return {
+    code: error.code,
+    type: cause.name,
+    message: [cause.code, cause.message].filter(Boolean).join(': ') || String(cause),
+    stack_trace: error.code === 'internal' ? cause.stack : undefined,
+  };
 }

@@ -1,0 +1,34 @@
+// Bearer parsing, token rotation, SHA-256-only tokens and allow patterns.
+import { createHash } from 'node:crypto';
+import { findCaller, isAllowed } from './auth';
+import type { Caller } from '../src/settings';
+
+const hash = (t: string) => createHash('sha256').update(t).digest();
+const billing: Caller = { name: 'billing', tokenHashes: [hash('old-token-0123456789'), hash('new-token-0123456789')], allow: ['example/*'] };
+const ops: Caller = { name: 'ops', tokenHashes: [Buffer.from(createHash('sha256').update('ops-token-0123456789').digest('hex'), 'hex')], allow: ['*'] };
+const callers = [billing, ops];
+
+test('both tokens of a caller are valid at once (rotation without downtime)', () => {
+  expect(findCaller(callers, 'Bearer old-token-0123456789')).toBe(billing);
+  expect(findCaller(callers, 'Bearer new-token-0123456789')).toBe(billing);
+});
+
+test('a caller configured by SHA-256 only is found by its token', () => {
+  expect(findCaller(callers, 'bearer ops-token-0123456789')).toBe(ops);
+});
+
+test.each([
+  [undefined], [''], ['Bearer'], ['Bearer '], ['old-token-0123456789'], ['Bearer Bearer old-token-0123456789'],
+  [' Bearer old-token-0123456789'], ['Bearer old-token-0123456789 '], ['Bearer\told-token-0123456789'],
+  ['Bearer old-token-012345678'], ['Bearer old-token-01234567890'], ['Basic old-token-0123456789'],
+])('no caller for %p', (header) => {
+  expect(findCaller(callers, header)).toBeUndefined();
+});
+
+test('allow patterns: *, module/*, module/action, module (the root action)', () => {
+  const c = (allow: string[]): Caller => ({ name: 'c', tokenHashes: [], allow });
+  expect(isAllowed(c(['*']), 'any/thing')).toBe(true);
+  expect([isAllowed(c(['example/*']), 'example/foo'), isAllowed(c(['example/*']), 'example'), isAllowed(c(['example/*']), 'other/foo')]).toEqual([true, true, false]);
+  expect([isAllowed(c(['example/foo']), 'example/foo'), isAllowed(c(['example/foo']), 'example/bar')]).toEqual([true, false]);
+  expect([isAllowed(c(['example']), 'example'), isAllowed(c(['example']), 'example/foo')]).toEqual([true, false]);
+});

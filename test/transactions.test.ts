@@ -1,0 +1,68 @@
+// Transactions: commit on return, rollback on throw, read-only enforcement, named databases, JSON encoding of types.
+import { join } from 'node:path';
+import { startTestApp, ROOT, FIXTURES, type TestApp } from './support/startTestApp';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ databases: ['other'], moduleDirs: [join(ROOT, 'modules'), FIXTURES, join(ROOT, 'test', 'fixtures', 'named')] });
+});
+afterAll(() => app.close());
+
+const count = async (note: string) =>
+  (await app.db.pool('default')`select count(*)::int as n from probe_rows where note = ${note}`)[0].n;
+
+test('a handler that returns commits its writes', async () => {
+  expect((await app.call('/probe/insert', { note: 'kept' })).status).toBe(200);
+  expect(await count('kept')).toBe(1);
+});
+
+test('a handler that throws rolls back what it wrote', async () => {
+  expect((await app.call('/probe/fail', { note: 'rolled-back' })).status).toBe(500);
+  expect(await count('rolled-back')).toBe(0);
+});
+
+test('a statement timeout rolls back what was written before it', async () => {
+  const short = await startTestApp({ env: { DB_STATEMENT_TIMEOUT_MS: '200' } });
+  try {
+    expect((await short.call('/probe/slow', { seconds: 1 })).status).toBe(504);
+    expect((await short.db.pool('default')`select count(*)::int as n from probe_rows where note = 'slow'`)[0].n).toBe(0);
+  } finally {
+    await short.close();
+  }
+});
+
+test('read-only actions run in read-only transactions: a write fails and leaves nothing', async () => {
+  const res = await app.call('/probe/write_readonly', { note: 'ro' });
+  expect([res.status, res.body.error.code]).toEqual([500, 'internal']);
+  expect(await count('ro')).toBe(0);
+  expect((await app.call('/probe/count', { note: 'kept' })).body).toBe(1);
+});
+
+test('an action on a named database runs there, with that database\'s migrations', async () => {
+  const res = await app.call('/elsewhere/put', { key: 'k1' });
+  expect(res.status).toBe(200);
+  const [{ db }] = await app.db.pool('other')`select current_database() as db`;
+  expect(res.body).toEqual({ db, n: 1 });
+  expect(db).not.toBe((await app.db.pool('default')`select current_database() as db`)[0].db);
+  const inDefault = await app.db.pool('default')`select to_regclass('other_rows') as t`;
+  expect(inDefault[0].t).toBeNull();
+});
+
+test('results are JSON: int8/numeric as strings, dates ISO 8601 UTC, bytea base64', async () => {
+  const { status, body } = await app.call('/probe/types');
+  expect(status).toBe(200);
+  expect(body).toEqual({
+    big: '9007199254740993',
+    num: '12345678901234567890.123',
+    int: 42,
+    float: 1.5,
+    bool: true,
+    nothing: null,
+    day: '2024-02-29',
+    at: '2024-02-29T10:34:56.789Z',
+    local_at: '2024-02-29T12:34:56.789Z',
+    bytes: Buffer.from([0x00, 0xff, 0x10]).toString('base64'),
+    doc: { a: [1, 2] },
+    list: [1, 2, 3],
+  });
+});
