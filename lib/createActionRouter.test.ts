@@ -1,5 +1,6 @@
-// Actions declared `database: false` take no pool connection; the others still run in a transaction.
+// Actions declared `database: false` take no pool connection and have no `tx`; the others still run in a transaction.
 import { startTestApp, type TestApp } from '../test/support/startTestApp';
+import { noTransaction } from './noTransaction';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -21,4 +22,8 @@ test('foo (database: false) answers while the only pool connection is taken; bar
   } finally {
     reserved.release();
   }
+});
+
+test('the tx of a `database: false` action refuses to run', () => {
+  expect(() => noTransaction`select 1`).toThrow(expect.objectContaining({ code: 'internal' }));
 });

@@ -11,7 +11,7 @@ import { isAllowed } from './auth';
 import { readJsonBody } from './readJsonBody';
 import { invalidParams } from './invalidParams';
 import { encodeJson } from './encodeJson';
-import { HandlerContext } from './HandlerContext';
+import { noTransaction } from './noTransaction';
 
 export interface ActionRouterDeps {
   modules: readonly LoadedModule[];
@@ -36,18 +36,26 @@ export function createActionRouter({ modules, db, log, body }: ActionRouterDeps)
 /** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON. */
 function runAction(action: LoadedAction, db: Databases, log: Logger, body: BodyLimits): Middleware<AppState> {
   const { id, params: schema, database, readOnly, handler } = action;
-  const transactionOptions = { readOnly };
   return async (ctx) => {
     ctx.state.action = id;
     const caller = ctx.state.caller!;
     if (!isAllowed(caller, id)) throw new ApiError('forbidden');
     const parsed = schema.safeParse(await readJsonBody(ctx, body));
     if (!parsed.success) throw invalidParams(parsed.error);
-    const { requestId } = ctx.state;
-    // An action declared `database: false` takes no connection and opens no transaction.
+    let child: Logger | undefined; // made only when the handler logs
+    const context = {
+      params: parsed.data,
+      caller,
+      tx: noTransaction,
+      get log() {
+        return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: id } }));
+      },
+    };
+    // `database: false`: no connection, no transaction. (Mutating `context`, not spreading it: a spread would run the
+    // `log` getter and make a child logger on every call.)
     const result = database === false
-      ? await handler(new HandlerContext(parsed.data, caller, log, requestId, id))
-      : await db.transaction(database, transactionOptions, (tx) => handler(new HandlerContext(parsed.data, caller, log, requestId, id, tx as never)));
+      ? await handler(context)
+      : await db.transaction(database, { readOnly }, (tx) => handler(Object.assign(context, { tx: tx as never })));
     ctx.type = 'application/json';
     ctx.body = encodeJson(result);
   };
