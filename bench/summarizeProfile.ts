@@ -1,4 +1,4 @@
-// Summarizes a `node --cpu-prof` profile: self time by package (or project folder) and the heaviest functions.
+// Summarizes a `node --cpu-prof` profile: busy self time by package (or project folder) and the heaviest functions.
 // Usage: npx tsx bench/summarizeProfile.ts bench/profiles/CPU.*.cpuprofile [--top 25]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ for (const file of positionals) {
   let total = 0;
   p.samples.forEach((id, i) => {
     const dt = p.timeDeltas[i] ?? 0;
+    if (byId.get(id)!.callFrame.functionName === '(idle)') return; // percentages are of busy time
     self.set(id, (self.get(id) ?? 0) + dt);
     total += dt;
   });
@@ -52,7 +53,7 @@ for (const file of positionals) {
       console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
     }
   };
-  console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
+  console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded)`);
   print('self time by owner', owners);
   print('self time by function', functions);
 }
