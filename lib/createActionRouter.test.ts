@@ -27,3 +27,16 @@ test('foo (database: false) answers while the only pool connection is taken; bar
 test('the tx of a `database: false` action refuses to run', () => {
   expect(() => noTransaction`select 1`).toThrow(expect.objectContaining({ code: 'internal' }));
 });
+
+test('paths match as @koa/router matched them: one trailing slash and case are ignored; other methods are 405', async () => {
+  const statuses = [
+    (await app.call('/example/foo/', { name: 'ann' })).status,
+    (await app.call('/Example/FOO', { name: 'ann' })).status,
+    (await app.call('/example/', undefined, { raw: '' })).status,
+    (await app.call('/example//foo', { name: 'ann' })).status,
+    (await app.call('/example/nope', { name: 'ann' })).status,
+  ];
+  expect(statuses).toEqual([200, 200, 200, 404, 404]);
+  const get = await app.call('/example/foo', undefined, { method: 'GET' });
+  expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+});

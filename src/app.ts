@@ -31,6 +31,6 @@ export function createApp({ settings, db, log, modules, lifecycle = { draining: 
   app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
-  app.use(createActionRouter({ modules, db, log, body: settings.body }).routes()); // POST /<module>/<action>
+  app.use(createActionRouter({ modules, db, log, body: settings.body })); //  POST /<module>/<action>
   return app; //                                            nothing matched → 404 (handleErrors)
 }
