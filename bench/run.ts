@@ -227,7 +227,7 @@ async function main() {
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
   };
-  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
   try {
     let adminUrl = o['database-url']!;
     if (o.embedded) {
