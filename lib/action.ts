@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { TransactionSql } from 'postgres';
 import type { Caller } from '../src/settings';
+import type { Isolation } from './db/runTransaction';
 
 export interface ActionContext<P> {
   /** The params, parsed by the action's schema. */
@@ -17,14 +18,26 @@ export interface ActionContext<P> {
 export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The params schema; an object schema is made strict (unknown fields are rejected). Omitted: no params. */
   params?: S;
-  /** The result schema, for documentation and typed clients (not checked at run time). */
-  result?: z.ZodType<R>;
+  /** The result schema, for documentation and typed clients (not checked at run time); for a stream, one item's. */
+  result?: z.ZodType<ItemOf<R>>;
   /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>); `false`: none, no transaction is opened. */
   database?: string | false;
   /** Runs in a `read only` transaction. */
   readOnly?: boolean;
+  /** The transaction's isolation level; default PostgreSQL's (read committed). */
+  isolation?: Isolation;
+  /** This action's statement timeout (ms), instead of DB_STATEMENT_TIMEOUT_MS: exceeded → 504, rolled back. */
+  statementTimeoutMs?: number;
+  /**
+   * Safe to run again from the start: a serialization failure or deadlock is retried (up to 3 more attempts)
+   * instead of answered 409. Only for handlers whose effects are all inside the transaction.
+   */
+  retryOnConflict?: boolean;
   handler(ctx: ActionContext<z.output<S>>): Promise<R> | R;
 }
+
+/** A streamed result (an async iterable, sent as NDJSON) is described by its items; any other result by itself. */
+export type ItemOf<R> = R extends AsyncIterable<infer T> ? T : R;
 
 export type RouteTable = Record<string, Action<any, any>>;
 

@@ -4,8 +4,8 @@ import { findCaller, isAllowed } from './auth';
 import type { Caller } from '../src/settings';
 
 const hash = (t: string) => createHash('sha256').update(t).digest();
-const billing: Caller = { name: 'billing', tokenHashes: [hash('old-token-0123456789'), hash('new-token-0123456789')], allow: ['example/*'] };
-const ops: Caller = { name: 'ops', tokenHashes: [Buffer.from(createHash('sha256').update('ops-token-0123456789').digest('hex'), 'hex')], allow: ['*'] };
+const billing: Caller = { name: 'billing', tokenHashes: [hash('old-token-0123456789'), hash('new-token-0123456789')], allow: ['example/*'], dryRun: false };
+const ops: Caller = { name: 'ops', tokenHashes: [Buffer.from(createHash('sha256').update('ops-token-0123456789').digest('hex'), 'hex')], allow: ['*'], dryRun: false };
 const callers = [billing, ops];
 
 test('both tokens of a caller are valid at once (rotation without downtime)', () => {
@@ -26,7 +26,7 @@ test.each([
 });
 
 test('allow patterns: *, module/*, module/action, module (the root action)', () => {
-  const c = (allow: string[]): Caller => ({ name: 'c', tokenHashes: [], allow });
+  const c = (allow: string[]): Caller => ({ name: 'c', tokenHashes: [], allow, dryRun: false });
   expect(isAllowed(c(['*']), 'any/thing')).toBe(true);
   expect([isAllowed(c(['example/*']), 'example/foo'), isAllowed(c(['example/*']), 'example'), isAllowed(c(['example/*']), 'other/foo')]).toEqual([true, true, false]);
   expect([isAllowed(c(['example/foo']), 'example/foo'), isAllowed(c(['example/foo']), 'example/bar')]).toEqual([true, false]);

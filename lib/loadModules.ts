@@ -15,6 +15,9 @@ export interface LoadedAction {
   /** `false`: the action declared it uses no database. */
   database: string | false;
   readOnly: boolean;
+  isolation?: Action['isolation'];
+  statementTimeoutMs?: number;
+  retryOnConflict: boolean;
   handler: Action['handler'];
 }
 
@@ -60,6 +63,12 @@ function checkAction(module: string, name: string, def: Action, databases: reado
   if (!ACTION_NAME.test(name)) throw new ModuleError(`modules/${module}: action "${name}" must be lower-case letters, digits, - and _, starting with a letter (or '' for the root)`);
   if (!def || typeof def.handler !== 'function') throw new ModuleError(`${id}: an action needs a handler function`);
   if (def.params !== undefined && !(def.params instanceof z.ZodType)) throw new ModuleError(`${id}: params must be a zod schema`);
+  if (def.isolation !== undefined && !['read committed', 'repeatable read', 'serializable'].includes(def.isolation)) {
+    throw new ModuleError(`${id}: isolation must be 'read committed', 'repeatable read' or 'serializable'`);
+  }
+  if (def.statementTimeoutMs !== undefined && !(Number.isInteger(def.statementTimeoutMs) && def.statementTimeoutMs >= 0)) {
+    throw new ModuleError(`${id}: statementTimeoutMs must be a whole number of milliseconds (0: none)`);
+  }
   const database = def.database ?? 'default';
   if (database !== false && !databases.includes(database)) {
     throw new ModuleError(`${id}: uses database "${database}", which is not configured (set DATABASE_URL_${database.toUpperCase()})`);
@@ -68,5 +77,6 @@ function checkAction(module: string, name: string, def: Action, databases: reado
   return {
     id, module, name, path: `/${id}`, params, result: def.result, database,
     readOnly: def.readOnly === true, handler: def.handler,
+    isolation: def.isolation, statementTimeoutMs: def.statementTimeoutMs, retryOnConflict: def.retryOnConflict === true,
   };
 }

@@ -18,6 +18,12 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
+    // Last resort if ending the pools hangs: the drain itself is bounded by SHUTDOWN_TIMEOUT_MS.
+    setTimeout(() => {
+      log.error('shutdown did not finish in time: exiting');
+      log.flush();
+      process.exit(1);
+    }, settings.http.shutdownTimeoutMs + 15_000).unref();
     await serving.drain();
     await close();
     log.info('stopped');

@@ -1,29 +1,50 @@
-// Listens with timeouts suited to nginx in front, and drains gracefully on shutdown.
-import { createServer, type Server } from 'node:http';
+// Listens with timeouts suited to nginx in front, and drains gracefully on shutdown without racing nginx.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Lifecycle } from '../lib/healthRoutes';
+import { answerClientError } from '../lib/answerClientError';
 
 export interface ServeOptions {
   host: string;
   port: number;
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Slow clients: all headers within this, the whole request (body included) within requestTimeoutMs. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
 export interface Serving {
   server: Server;
   port: number;
-  /** Stops accepting, lets in-flight requests finish (bounded), then closes every connection. */
+  /**
+   * Turns /ready to 503, stops accepting, answers what still arrives on open connections with `Connection: close`,
+   * waits for every connection to end (bounded by shutdownTimeoutMs), then cuts whatever is left.
+   */
   drain(): Promise<void>;
 }
 
 export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions, log: Logger): Promise<Serving> {
-  const server = createServer(app.callback());
-  // Above nginx's upstream keep-alive, so nginx, not node, closes idle upstream connections (no race, no 502).
+  const handle = app.callback();
+  const inFlight = new Set<ServerResponse>();
+  // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default): once a second
+  // makes the timeouts below hold to within a second.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    // While draining, each answer closes its connection, so nginx never reuses it (nor can it race our close).
+    if (lifecycle.draining) res.setHeader('Connection', 'close');
+    void handle(req, res);
+  });
+  // Above nginx's upstream keepalive_timeout, so nginx, not node, closes idle upstream connections (no race, no 502).
   server.keepAliveTimeout = o.keepAliveTimeoutMs;
-  server.headersTimeout = o.keepAliveTimeoutMs + 1_000;
-  server.requestTimeout = 60_000; // whole request, body included: slow clients cannot hold a socket for ever
+  // Slow clients cannot hold a socket for ever; Node measures both from a request's first byte, not the idle time
+  // of a kept-alive connection, so they may be far below keepAliveTimeout.
+  server.headersTimeout = o.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = Math.max(o.requestTimeoutMs ?? 30_000, server.headersTimeout);
+  server.on('clientError', answerClientError); // JSON 408/400/431 instead of Node's empty answers
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
@@ -31,14 +52,25 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   const port = (server.address() as { port: number }).port;
   log.info({ server: { address: o.host, port } }, `dbapi listening on ${o.host}:${port}`);
 
-  async function drain() {
-    lifecycle.draining = true;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Idle keep-alive sockets close at once (Node's server.close); busy ones close after their response
-    // (keep-alive is refused while closing). The bound below ends whatever is still running.
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, o.shutdownTimeoutMs).unref());
-    await Promise.race([closed, timer]);
-    server.closeAllConnections();
+  let drained: Promise<void> | undefined;
+  function drain() {
+    drained ??= (async () => {
+      lifecycle.draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      // net.Server's close, not http.Server's: since Node 19 the latter also destroys idle keep-alive sockets at
+      // once, and nginx may be writing a POST into one of them at that very moment (a 502 it cannot retry).
+      // Idle sockets are left to nginx, which closes them after its upstream keepalive_timeout (below ours).
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, o.shutdownTimeoutMs, 'timeout')));
+      const outcome = await Promise.race([closed, bound]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        log.warn({ server: { open_requests: inFlight.size } }, 'shutdown timeout: closing the remaining connections');
+      }
+      server.closeAllConnections();
+    })();
+    return drained;
   }
   return { server, port, drain };
 }

@@ -30,12 +30,17 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(1, 1024 ** 3).default(1024 * 1024),
   JSON_MAX_DEPTH: int(1, 10_000).default(64),
   DB_POOL_MAX: int(1, 1000).default(10),
-  DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(3_000),
+  DB_ACQUIRE_TIMEOUT_MS: int(1, 600_000).default(3_000), // wait for a free connection before 503 + Retry-After
+  IDEMPOTENCY_TTL_S: int(1, 30 * 86_400).default(86_400), // how long an Idempotency-Key's answer is kept
+  HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(10_000), // slow clients: all request headers within this
+  REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000), // slow clients: the whole request, body included
   DB_IDLE_TIMEOUT_S: int(0, 86_400).default(60),
   DB_STATEMENT_TIMEOUT_MS: int(0, 86_400_000).default(30_000),
   DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
-  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (60 s)
+  KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (5 s in nginx/), so nginx closes idle connections first
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
 });
 
 const callersSchema = z.array(z.strictObject({
@@ -43,12 +48,15 @@ const callersSchema = z.array(z.strictObject({
   tokens: z.array(z.string().min(16)).default([]),
   tokenSha256: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).default([]),
   allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
+  dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
 export interface Caller {
   readonly name: string;
   readonly tokenHashes: readonly Buffer[];
   readonly allow: readonly string[];
+  /** May run actions with `Prefer: tx=rollback` (dry run). */
+  readonly dryRun: boolean;
 }
 
 export type Settings = ReturnType<typeof loadSettings>;
@@ -94,10 +102,11 @@ function parseCallers(vars: Record<string, string>): Caller[] {
         name: c.name,
         tokenHashes: [...c.tokens.map(sha256), ...c.tokenSha256.map((h) => Buffer.from(h, 'hex'))],
         allow: c.allow,
+        dryRun: c.dryRun,
       });
     }
   }
-  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'] });
+  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'], dryRun: true });
   return callers;
 }
 
@@ -148,8 +157,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       idleTimeoutS: s.DB_IDLE_TIMEOUT_S,
       statementTimeoutMs: s.DB_STATEMENT_TIMEOUT_MS,
       prepare: s.DB_PREPARE,
+      acquireTimeoutMs: s.DB_ACQUIRE_TIMEOUT_MS,
     },
-    http: { keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS },
+    idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },
+    http: {
+      keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
+      headersTimeoutMs: s.HEADERS_TIMEOUT_MS, requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
+    },
+    batch: { maxCalls: s.BATCH_MAX_CALLS },
   });
 }
 

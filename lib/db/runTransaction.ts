@@ -1,0 +1,78 @@
+// Runs one call's transaction: bounded wait for a connection, per-call statement timeout, bounded retry of conflicts.
+import type { Sql, TransactionSql } from 'postgres';
+import { ApiError } from '../errors';
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+export interface TransactionOptions {
+  readOnly: boolean;
+  isolation?: Isolation;
+  /** `SET LOCAL statement_timeout` for this call; omitted: the pool's (DB_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+  /** Extra attempts after a serialization failure or deadlock (only for actions safe to run again). */
+  conflictRetries?: number;
+  /** A dry run: the work's value is answered, then everything is rolled back. */
+  rollback?: boolean;
+}
+
+export interface TransactionLimits {
+  /** How long a call may wait for a connection and its BEGIN before it is answered 503. */
+  acquireTimeoutMs: number;
+  /** The pool's statement timeout: a call asking for the same needs no SET LOCAL. */
+  statementTimeoutMs: number;
+}
+
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+
+export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await attemptOnce(sql, limits, o, fn);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (!RETRYABLE.has(code) || attempt >= (o.conflictRetries ?? 0)) throw e;
+      // Jittered, growing pause so the transactions that collided do not collide again in lockstep.
+      await new Promise((r) => setTimeout(r, (10 + Math.random() * 40) * 2 ** attempt));
+    }
+  }
+}
+
+function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T> {
+  const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
+  // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
+  // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
+  // without running the handler.
+  let state: 'waiting' | 'started' | 'abandoned' = 'waiting';
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      if (state !== 'waiting') return;
+      state = 'abandoned';
+      reject(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: { 'Retry-After': '1' } }));
+    }, limits.acquireTimeoutMs);
+    sql.begin(mode, async (tx) => {
+      if (state === 'abandoned') throw new AbandonedError();
+      state = 'started';
+      clearTimeout(timer);
+      if (o.statementTimeoutMs !== undefined && o.statementTimeoutMs !== limits.statementTimeoutMs) {
+        await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
+      }
+      if (!o.rollback) return fn(tx);
+      throw new DryRun(await fn(tx)); // postgres.js rolls back on throw; the value rides out on the error
+    }).then(
+      (value) => resolve(value as T),
+      (e) => {
+        clearTimeout(timer);
+        if (e instanceof DryRun) resolve(e.value as T);
+        else if (state !== 'abandoned') reject(e); // an abandoned call was already answered
+      },
+    );
+  });
+}
+
+class DryRun {
+  constructor(readonly value: unknown) {}
+}
+
+class AbandonedError extends Error {
+  name = 'AbandonedError';
+}

@@ -1,0 +1,25 @@
+// The Prometheus metrics of one app, in a registry of its own (no prom-client global), so tests and apps never share.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'dbapi_requests_total', help: 'Requests by action, caller and HTTP status',
+      labelNames: ['action', 'caller', 'status'] as const, registers,
+    }),
+    duration: new Histogram({
+      name: 'dbapi_request_duration_seconds', help: 'Request latency by action and caller, until the response ended',
+      labelNames: ['action', 'caller'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
+    }),
+    poolSize: new Gauge({ name: 'dbapi_db_pool_size', help: 'Connections the pool may open (DB_POOL_MAX)', labelNames: ['database'] as const, registers }),
+    poolInUse: new Gauge({ name: 'dbapi_db_pool_in_use', help: 'Connections holding a running transaction', labelNames: ['database'] as const, registers }),
+    poolWaiting: new Gauge({ name: 'dbapi_db_pool_waiting', help: 'Transactions waiting for a connection', labelNames: ['database'] as const, registers }),
+    commits: new Counter({ name: 'dbapi_db_commits_total', help: 'Transactions committed', labelNames: ['database'] as const, registers }),
+    rollbacks: new Counter({ name: 'dbapi_db_rollbacks_total', help: 'Transactions rolled back (errors and dry runs)', labelNames: ['database'] as const, registers }),
+  };
+}

@@ -1,0 +1,141 @@
+// `npm run new-module <name> [--dir <modules folder>]`: writes a working module (route table, schema, SQL, migration, test).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+const ROOT = join(__dirname, '..');
+const NAME = /^[a-z][a-z0-9_-]{0,62}$/; // as lib/loadModules.ts checks at start
+const RESERVED = new Set(['health', 'ready', 'metrics', 'openapi.json', 'docs']);
+
+function main(argv: string[]) {
+  const args = [...argv];
+  const dirAt = args.indexOf('--dir');
+  const modulesDir = dirAt >= 0 ? resolve(args.splice(dirAt, 2)[1]) : join(ROOT, 'modules');
+  const [name] = args;
+  if (!name || !NAME.test(name) || RESERVED.has(name)) {
+    throw new Error('usage: npm run new-module <name>   (lower-case letters, digits, - and _, starting with a letter)');
+  }
+  const dir = join(modulesDir, name);
+  if (existsSync(dir)) throw new Error(`${relative(process.cwd(), dir)} already exists`);
+  const table = `${name.replace(/-/g, '_')}_items`;
+  const lib = relative(dir, join(ROOT, 'lib')).split('\\').join('/');
+  const support = relative(dir, join(ROOT, 'test', 'support')).split('\\').join('/');
+  const files: Record<string, string> = {
+    'index.ts': indexTs(name, lib),
+    'schema.ts': schemaTs(name),
+    'sql.ts': sqlTs(name, table),
+    [`migrations/001_${table}.sql`]: migrationSql(table),
+    [`${name}.test.ts`]: testTs(name, support),
+  };
+  mkdirSync(join(dir, 'migrations'), { recursive: true });
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  if (modulesDir === join(ROOT, 'modules')) addToClient(name);
+  process.stdout.write(`created ${relative(process.cwd(), dir)}/: ${Object.keys(files).join(', ')}\n`
+    + `restart the gateway to serve POST /${name}/put and /${name}/list; npm test runs its test\n`);
+}
+
+/** Lists the module in client/modules.ts so the typed client knows it (types only: nothing is generated). */
+function addToClient(name: string) {
+  const file = join(ROOT, 'client', 'modules.ts');
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, 'utf8');
+  const line = `  '${name}': typeof import('../modules/${name}').default;\n`;
+  if (!text.includes(line)) writeFileSync(file, text.replace(/\n};\s*$/, `\n${line}};\n`));
+}
+
+const indexTs = (name: string, lib: string) => `// The ${name} module: its route table (action name → action).
+import { action } from '${lib}/action';
+import { item, itemKey, items, putParams } from './schema';
+import { listItems, putItem } from './sql';
+
+export default {
+  put: action({
+    params: putParams,
+    result: item,
+    handler: ({ params, tx }) => putItem(tx, params.key, params.value ?? null),
+  }),
+
+  list: action({
+    readOnly: true,
+    params: itemKey.partial(),
+    result: items,
+    handler: ({ params, tx }) => listItems(tx, params.key),
+  }),
+};
+`;
+
+const schemaTs = (name: string) => `// The ${name} module's params and result schemas (zod): they validate calls and document /openapi.json.
+import { z } from 'zod';
+
+export const itemKey = z.object({ key: z.string().min(1).max(200) });
+export const putParams = itemKey.extend({ value: z.string().max(10_000).optional() });
+export const item = z.object({ key: z.string(), value: z.string().nullable(), updatedAt: z.string() });
+export const items = z.array(item);
+`;
+
+const sqlTs = (name: string, table: string) => `// The ${name} module's SQL: plain statements in postgres.js tagged templates.
+import type { TransactionSql } from 'postgres';
+
+export interface Item {
+  key: string;
+  value: string | null;
+  updatedAt: string;
+}
+
+/** Inserts or replaces the item in one statement, so concurrent first calls for one key do not conflict. */
+export async function putItem(tx: TransactionSql<any>, key: string, value: string | null): Promise<Item> {
+  const [row] = await tx<Item[]>\`
+    insert into ${table} (key, value) values (\${key}, \${value})
+    on conflict (key) do update set value = excluded.value, updated_at = now()
+    returning key, value, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"\`;
+  return row;
+}
+
+/** Every item, or the one with this key, in key order (at most 1000). */
+export async function listItems(tx: TransactionSql<any>, key?: string): Promise<Item[]> {
+  return tx<Item[]>\`
+    select key, value, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"
+    from ${table}
+    where \${key ?? null}::text is null or key = \${key ?? null}
+    order by key
+    limit 1000\`;
+}
+`;
+
+const migrationSql = (table: string) => `create table ${table} (
+  key        text primary key,
+  value      text,
+  updated_at timestamptz not null default now()
+);
+`;
+
+const testTs = (name: string, support: string) => `// The ${name} module over real HTTP against a real PostgreSQL.
+import { startTestApp, type TestApp } from '${support}/startTestApp';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app.close());
+
+test('put stores an item and list answers it', async () => {
+  const put = await app.call('/${name}/put', { key: 'a', value: 'one' });
+  expect([put.status, put.body]).toEqual([200, { key: 'a', value: 'one', updatedAt: expect.any(String) }]);
+  await app.call('/${name}/put', { key: 'a', value: 'two' });
+  await app.call('/${name}/put', { key: 'b' });
+  const list = await app.call('/${name}/list', {});
+  expect(list.body.map((i: { key: string; value: string | null }) => [i.key, i.value])).toEqual([['a', 'two'], ['b', null]]);
+  expect((await app.call('/${name}/list', { key: 'b' })).body.length).toBe(1);
+});
+
+test('bad params are refused before any database work', async () => {
+  const res = await app.call('/${name}/put', { key: '' });
+  expect([res.status, res.body.error.code]).toEqual([400, 'invalid_params']);
+});
+`;
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`new-module: ${(e as Error).message}\n`);
+  process.exit(1);
+}
