@@ -20,8 +20,8 @@ export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   params?: S;
   /** The result schema, for documentation and typed clients (not checked at run time); for a stream, one item's. */
   result?: z.ZodType<ItemOf<R>>;
-  /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>). */
-  database?: string;
+  /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>); `false`: none, no transaction is opened. */
+  database?: string | false;
   /** Runs in a `read only` transaction. */
   readOnly?: boolean;
   /** The transaction's isolation level; default PostgreSQL's (read committed). */

@@ -16,7 +16,8 @@ export interface LoadedAction {
   path: string;
   params: z.ZodType;
   result?: z.ZodType;
-  database: string;
+  /** `false`: the action declared it uses no database. */
+  database: string | false;
   readOnly: boolean;
   /** How its transaction runs: read only, isolation, statement timeout, conflict retries. Built once, here. */
   transaction: TransactionOptions;
@@ -72,7 +73,7 @@ function checkAction(module: string, name: string, def: Action, databases: reado
     throw new ModuleError(`${id}: statementTimeoutMs must be a whole number of milliseconds (0: none)`);
   }
   const database = def.database ?? 'default';
-  if (!databases.includes(database)) {
+  if (database !== false && !databases.includes(database)) {
     throw new ModuleError(`${id}: uses database "${database}", which is not configured (set DATABASE_URL_${database.toUpperCase()})`);
   }
   const params = def.params === undefined ? z.strictObject({}) : def.params instanceof z.ZodObject ? def.params.strict() : def.params;

@@ -1,6 +1,5 @@
 // The request pipeline, top to bottom in request order. It holds no logic of its own.
 import Koa from 'koa';
-import compress from 'koa-compress';
 import type { Logger } from 'pino';
 import type { AppState } from '../lib/AppState';
 import type { Databases } from '../lib/db/createDatabases';
@@ -10,6 +9,7 @@ import type { Settings } from './settings';
 import { requestId } from '../lib/requestId';
 import { accessLog } from '../lib/accessLog';
 import { handleErrors } from '../lib/handleErrors';
+import { compressWhenItPays } from '../lib/compressWhenItPays';
 import { healthRoutes } from '../lib/healthRoutes';
 import { authenticate } from '../lib/auth';
 import { createActionRouter } from '../lib/createActionRouter';
@@ -41,12 +41,12 @@ export function createApp({ settings, db, log, modules, lifecycle }: AppDeps): K
   app.use(accessLog(log)); //                               one access line per request
   app.use(recordRequests(metrics)); //                      request counter and latency, by action and caller
   app.use(handleErrors()); //                               anything thrown below → JSON error body
-  app.use(compress({ threshold: 1024 })); //                large answers gzip/br when the caller accepts it
+  app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
   app.use(metricsRoutes(metrics).routes()); //              GET /metrics: no token
   app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
   app.use(batchRoutes({ ...calls, maxCalls: settings.batch.maxCalls }).routes()); // POST /_batch: one transaction
-  app.use(createActionRouter(calls).routes()); //           POST /<module>/<action>
+  app.use(createActionRouter(calls)); //                    POST /<module>/<action>
   return app; //                                            nothing matched → 404 (handleErrors)
 }

@@ -50,7 +50,8 @@ export function batchRoutes({ modules, db, log, body, maxCalls, idempotency }: B
       checkScope(caller, action.id);
       return { action, params: parseParams(action, call.params) };
     }));
-    const databases = new Set(calls.map((c) => c.action.database));
+    // Actions declared `database: false` run in whichever transaction the others use.
+    const databases = new Set(calls.map((c) => c.action.database).filter((d) => d !== false));
     if (databases.size > 1) {
       throw new ApiError('invalid_params', {
         message: 'All calls of a batch must use one database',
@@ -59,7 +60,7 @@ export function batchRoutes({ modules, db, log, body, maxCalls, idempotency }: B
     }
     const rollback = wantsDryRun(ctx);
     const transaction = batchTransaction(calls.map((c) => c.action.transaction));
-    const target = { id: BATCH_ID, database: calls[0].action.database, readOnly: transaction.readOnly, transaction };
+    const target = { id: BATCH_ID, database: [...databases][0] ?? 'default', readOnly: transaction.readOnly, transaction };
     // Through answerCall like a single call: an Idempotency-Key makes a retried batch replay, not run twice.
     await answerCall(ctx, target, parsed.data.calls, { db, idempotency, rollback }, async (tx) => {
       const results: unknown[] = [];

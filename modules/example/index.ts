@@ -10,12 +10,14 @@ const person = z.object({
 
 export default {
   '': action({
+    database: false,
     result: z.literal(true),
     handler: () => true as const,
   }),
 
   foo: action({
     params: person,
+    database: false, // no database work: no connection is taken, no transaction opened
     result: z.object({ name: z.string(), email: z.string().nullable(), time: z.iso.datetime() }),
     handler: ({ params }) => ({ name: params.name, email: params.email ?? null, time: new Date().toISOString() }),
   }),

@@ -1,0 +1,307 @@
+// `npm run bench`: the gateway as deployed beside the floor server, loaded alternately with autocannon; prints the table.
+// Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
+//          --floor-tx (floor wraps bar in begin/commit) --cpu-prof (profiles the gateway into bench/profiles/)
+//          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
+//          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem, tmpdir, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
+// autocannon ships no types; the little used here is described in ./autocannon.d.ts.
+import autocannon from 'autocannon';
+
+const ROOT = join(__dirname, '..');
+const { values: o } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    'pool-max': { type: 'string', default: '10' },
+    names: { type: 'string', default: '10000' },
+    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    embedded: { type: 'boolean', default: false },
+    'floor-tx': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    soak: { type: 'string', default: '0' },
+    json: { type: 'string' },
+    only: { type: 'string' }, // foo or bar
+    'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
+  },
+});
+const ROUNDS = Number(o.rounds);
+const DURATION = Number(o.duration);
+const CONNECTIONS = Number(o.connections);
+const NAMES = Number(o.names);
+const TOKEN = randomBytes(24).toString('base64url');
+const SCENARIOS = (o.only ? [o.only] : ['foo', 'bar']) as Array<'foo' | 'bar'>;
+
+interface Server {
+  name: 'gateway' | 'floor';
+  url: string;
+  child: ChildProcess;
+}
+
+interface Sample {
+  round: number;
+  scenario: string;
+  server: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  rssMaxMiB: number;
+  /** CPU time (user + system) the server spent per answered request, in µs: steadier than req/s on a busy machine. */
+  cpuUs: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
+function cpuUs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resident set size of a process, in MiB, from /proc (Linux). */
+function rssMiB(pid: number): number {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+    return kb / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+async function waitHealthy(url: string, child: ChildProcess, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before answering`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${name} did not answer /health within 30 s`);
+}
+
+/** A fresh database of its own on the server, so runs never mix with tests or earlier runs. */
+async function createBenchDatabase(adminUrl: string): Promise<string> {
+  const name = `dbapi_bench_${randomBytes(3).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`); // our own name: letters, digits and _
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function dropBenchDatabase(adminUrl: string, url: string) {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${new URL(url).pathname.slice(1)} with (force)`);
+  await admin.end();
+}
+
+async function startGateway(databaseUrl: string, logFile: string): Promise<Server> {
+  const port = await freePort();
+  const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
+  // As deployed: production settings, a bearer token, ECS logs to a file and to stdout, migrations on start.
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      ENVIRONMENT: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      BEARER: TOKEN,
+      LOG_FILE: logFile,
+      LOG_LEVEL: 'info',
+      MIGRATE_ON_START: 'true',
+      DB_POOL_MAX: o['pool-max'],
+      ...Object.fromEntries(o['gateway-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, 'gateway');
+  return { name: 'gateway', url, child };
+}
+
+async function startFloor(databaseUrl: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/floor.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, ...(o['floor-tx'] ? ['--tx'] : [])],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, 'floor');
+  return { name: 'floor', url, child };
+}
+
+/** Loads one server with one action for `seconds`; names are spread over NAMES rows, half the calls carry an email. */
+async function load(server: Server, scenario: string, seconds: number): Promise<Omit<Sample, 'round' | 'scenario' | 'server'>> {
+  let n = 0;
+  let rssMax = 0;
+  const cpuBefore = cpuUs(server.child.pid!);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMiB(server.child.pid!))), 250);
+  const result = await autocannon({
+    url: `${server.url}/example/${scenario}`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    requests: [{
+      setupRequest(req: Record<string, unknown>) {
+        n++;
+        const name = `user${Math.floor(Math.random() * NAMES)}`;
+        req.body = JSON.stringify(n % 2 ? { name, email: `${name}@example.com` } : { name });
+        return req;
+      },
+    }],
+  });
+  clearInterval(sampler);
+  const answered = result.requests.average * seconds;
+  return {
+    cpuUs: (cpuUs(server.child.pid!) - cpuBefore) / answered,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    rssMaxMiB: rssMax,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+async function soak(gateway: Server, seconds: number) {
+  console.log(`\nsoak: ${seconds} s of alternating foo/bar on the gateway, RSS every chunk`);
+  const chunk = Math.min(10, seconds);
+  const series: number[] = [];
+  const started = Date.now();
+  for (let i = 0; (Date.now() - started) / 1000 < seconds; i++) {
+    const r = await load(gateway, i % 2 ? 'bar' : 'foo', chunk);
+    const rss = rssMiB(gateway.child.pid!);
+    series.push(rss);
+    console.log(`  t=${fmt((Date.now() - started) / 1000)} s  ${i % 2 ? 'bar' : 'foo'}  ${fmt(r.rps)} req/s  RSS ${fmt(rss, 1)} MiB (max during ${fmt(r.rssMaxMiB, 1)})`);
+  }
+  const third = Math.max(1, Math.floor(series.length / 3));
+  const early = median(series.slice(0, third));
+  const late = median(series.slice(-third));
+  console.log(`soak RSS: first third median ${fmt(early, 1)} MiB, last third median ${fmt(late, 1)} MiB, growth ${fmt(late - early, 1)} MiB`);
+  return { series, early, late };
+}
+
+async function main() {
+  const temp = mkdtempSync(join(tmpdir(), 'dbapi-bench-'));
+  chmodSync(temp, 0o755);
+  const cleanups: Array<() => Promise<unknown> | unknown> = [() => rmSync(temp, { recursive: true, force: true })];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
+  try {
+    let adminUrl = o['database-url']!;
+    if (o.embedded) {
+      const pg = await startEmbeddedPostgres({ dir: join(temp, 'postgres') });
+      cleanups.push(() => pg.stop());
+      adminUrl = pg.url;
+    }
+    const databaseUrl = await createBenchDatabase(adminUrl);
+    cleanups.push(() => dropBenchDatabase(adminUrl, databaseUrl));
+    const logFile = join(temp, 'dbapi.log');
+
+    const gateway = await startGateway(databaseUrl, logFile);
+    cleanups.push(() => stop(gateway));
+    const floor = await startFloor(databaseUrl);
+    cleanups.push(() => stop(floor));
+    await sleep(1000);
+    const idle = { gateway: rssMiB(gateway.child.pid!), floor: rssMiB(floor.child.pid!) };
+
+    console.log(`dbapi bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Linux ${release()}, node ${process.version}`);
+    console.log(`${ROUNDS} rounds × ${SCENARIOS.join(', ')} × (gateway, floor alternating), ${DURATION} s each, ${CONNECTIONS} connections, pool ${o['pool-max']}, ${NAMES} names, floor bar ${o['floor-tx'] ? 'in begin/commit' : 'as one statement'}`);
+    for (const s of [gateway, floor]) for (const sc of SCENARIOS) await load(s, sc, Number(o.warmup)); // JIT, pools, rows
+
+    const samples: Sample[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const scenario of SCENARIOS) {
+        const order = round % 2 ? [gateway, floor] : [floor, gateway]; // A/B, B/A: drift hurts both alike
+        for (const server of order) {
+          const r = await load(server, scenario, DURATION);
+          const sample = { round, scenario, server: server.name, ...r };
+          samples.push(sample);
+          console.log(`  round ${round}  ${scenario}  ${server.name.padEnd(7)}  ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  CPU ${fmt(r.cpuUs)} µs/req  RSS max ${fmt(r.rssMaxMiB, 1)} MiB${r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+        }
+      }
+    }
+
+    const summary = SCENARIOS.map((scenario) => {
+      const pick = (server: string, key: 'rps' | 'p50' | 'p99' | 'rssMaxMiB' | 'cpuUs') =>
+        median(samples.filter((s) => s.scenario === scenario && s.server === server).map((s) => s[key]));
+      const g = { rps: pick('gateway', 'rps'), p50: pick('gateway', 'p50'), p99: pick('gateway', 'p99'), rss: pick('gateway', 'rssMaxMiB'), cpu: pick('gateway', 'cpuUs') };
+      const f = { rps: pick('floor', 'rps'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99'), rss: pick('floor', 'rssMaxMiB'), cpu: pick('floor', 'cpuUs') };
+      return { scenario, gateway: g, floor: f, rpsRatio: g.rps / f.rps, p99Ratio: g.p99 / f.p99 };
+    });
+    console.log('\nmedians            gateway req/s  floor req/s  ratio   gw p50/p99 ms  floor p50/p99 ms  p99 ratio  gw RSS load  CPU µs/req gw/floor  target');
+    for (const s of summary) {
+      const target = s.scenario === 'bar'
+        ? `rps ≥ 0.95, p99 ≤ 1.2: ${s.rpsRatio >= 0.95 && s.p99Ratio <= 1.2 ? 'met' : 'NOT met'}`
+        : `rps ≥ 0.5: ${s.rpsRatio >= 0.5 ? 'met' : 'NOT met'}`;
+      console.log(`  example/${s.scenario.padEnd(4)}  ${fmt(s.gateway.rps).padStart(13)}  ${fmt(s.floor.rps).padStart(11)}  ${fmt(s.rpsRatio, 3).padStart(5)}  ${`${fmt(s.gateway.p50)}/${fmt(s.gateway.p99)}`.padStart(13)}  ${`${fmt(s.floor.p50)}/${fmt(s.floor.p99)}`.padStart(16)}  ${fmt(s.p99Ratio, 2).padStart(9)}  ${fmt(s.gateway.rss, 1).padStart(7)} MiB  ${`${fmt(s.gateway.cpu)}/${fmt(s.floor.cpu)}`.padStart(19)}  ${target}`);
+    }
+    const afterLoad = rssMiB(gateway.child.pid!);
+    console.log(`RSS idle: gateway ${fmt(idle.gateway, 1)} MiB, floor ${fmt(idle.floor, 1)} MiB; gateway after the rounds ${fmt(afterLoad, 1)} MiB`);
+    const logLines = readFileSync(logFile, 'utf8').split('\n').length - 1;
+    console.log(`gateway log file: ${logLines} lines`);
+
+    const soaked = Number(o.soak) > 0 ? await soak(gateway, Number(o.soak)) : undefined;
+    if (o.json) writeFileSync(o.json, JSON.stringify({ samples, summary, idle, afterLoad, soak: soaked }, null, 2));
+  } finally {
+    await cleanup();
+  }
+}
+
+function stop(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 15_000);
+    server.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.child.kill('SIGTERM'); // the gateway drains and, with --cpu-prof, writes its profile on exit
+  });
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e?.stack ?? e}\n`);
+  process.exit(1);
+});
