@@ -1,4 +1,5 @@
 // Middleware: writes exactly one ECS access line per request, when its response is done (or the client left).
+import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { AppState } from './AppState';
@@ -29,14 +30,24 @@ export function writeAccessLine(log: Logger, a: AccessLine): void {
   log[level](line, `${a.method} ${a.path} ${a.status}`);
 }
 
+// Requests that Node's parser answered itself while koa was still reading them (a body that never came whole).
+const answeredByParser = new WeakMap<ServerResponse, ApiError>();
+
+/** Notes that the parser answered this request with `error`, so its one access line says so. */
+export function noteAnsweredByParser(res: ServerResponse, error: ApiError): void {
+  answeredByParser.set(res, error);
+}
+
 export function accessLog(log: Logger): Middleware<AppState> {
   return async (ctx, next) => {
     const start = process.hrtime.bigint();
     ctx.res.once('close', () => {
-      const { requestId, caller, action, error } = ctx.state;
+      const { requestId, caller, action } = ctx.state;
+      const parserError = answeredByParser.get(ctx.res);
+      const error = parserError ?? ctx.state.error;
       // An answer not sent whole (the client left, or a stream broke off) is not logged as the 200 its headers said:
       // 499 when the client went away, else the error that cut it off.
-      const status = ctx.res.writableFinished ? ctx.status : error && ctx.res.headersSent ? error.status : 499;
+      const status = parserError ? parserError.status : ctx.res.writableFinished ? ctx.status : error && ctx.res.headersSent ? error.status : 499;
       writeAccessLine(log, {
         requestId, method: ctx.method, path: ctx.path, status, durationNs: Number(process.hrtime.bigint() - start),
         caller: caller?.name, action, error,

@@ -1,10 +1,11 @@
 // Answers what Node's HTTP parser rejects before koa sees it (slow headers or body, malformed HTTP) with a JSON error,
 // and writes its access line like any other request's.
 import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ApiError, type ErrorCode } from './errors';
-import { writeAccessLine } from './accessLog';
+import { noteAnsweredByParser, writeAccessLine } from './accessLog';
 
 // Node's own answer would be an empty 408/400 body; callers and nginx get the gateway's JSON error body instead.
 function codeFor(error: { code?: string }): ErrorCode {
@@ -15,19 +16,22 @@ function codeFor(error: { code?: string }): ErrorCode {
 
 export function answerClientError(log: Logger) {
   return (error: Error & { code?: string }, socket: Socket): void => {
+    // The request koa is still reading, if any (a body that never came whole): its id and its access line are kept.
+    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
     // A reset or an already answered socket cannot take a response.
-    if (error.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
     const apiError = new ApiError(codeFor(error), { cause: error });
-    const requestId = randomUUID();
+    const requestId = String(inFlight?.getHeader('x-request-id') ?? randomUUID());
     const body = JSON.stringify({ error: { code: apiError.code, message: apiError.message, requestId } });
     socket.end(
       `HTTP/1.1 ${apiError.status} ${apiError.code.replace(/_/g, ' ')}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
-    // The request line may never have arrived: method and path are unknown.
-    writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });
+    if (inFlight) noteAnsweredByParser(inFlight, apiError); // koa's access line, written on close, tells it
+    // Otherwise the request line may never have arrived: method and path are unknown.
+    else writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });
   };
 }

@@ -9,13 +9,17 @@ export interface BodyLimits {
 }
 
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+// JSON is UTF-8 (RFC 8259); a body declared in another charset is refused rather than misread.
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 export async function readJsonBody(ctx: AppContext, { limitBytes, maxDepth }: BodyLimits): Promise<Record<string, unknown>> {
   const length = ctx.request.length; // Content-Length, when sent
   const hasBody = (length ?? 0) > 0 || ctx.get('transfer-encoding') !== '';
   if (!hasBody) return {};
-  if (!JSON_TYPE.test(ctx.get('content-type'))) throw new ApiError('unsupported_media_type');
+  const type = ctx.get('content-type');
+  const charset = CHARSET.exec(type)?.[1];
+  if (!JSON_TYPE.test(type) || (charset !== undefined && !/^utf-?8$/i.test(charset))) throw new ApiError('unsupported_media_type');
   if (length !== undefined && length > limitBytes) throw new ApiError('payload_too_large');
   let raw: Buffer;
   try {

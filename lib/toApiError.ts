@@ -21,6 +21,11 @@ export function toApiError(error: unknown): ApiError {
   if (e?.name === 'PostgresError') {
     if (CONFLICT_STATES.has(code)) return new ApiError('conflict', { cause: error });
     if (TIMEOUT_STATES.has(code)) return new ApiError('timeout', { cause: error });
+    // Class 22, data exceptions: a param value PostgreSQL cannot take (a NUL character, a number out of range, a
+    // string too long for its column). The caller's input, so a 400, without the database's wording.
+    if (code.startsWith('22')) {
+      return new ApiError('invalid_params', { message: 'A param value is not acceptable to the database', cause: error });
+    }
     if (UNAVAILABLE_STATES.has(code) || code.startsWith('08')) {
       return new ApiError('unavailable', { cause: error, headers: RETRY_AFTER });
     }

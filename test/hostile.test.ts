@@ -37,12 +37,26 @@ test('a client that never finishes its headers gets a JSON 408 and is cut off', 
 });
 
 test('a client that never finishes its body gets a JSON 4xx and is cut off', async () => {
-  const head = `POST /example/foo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`;
+  const head = `POST /example/foo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nX-Request-Id: slow-body-1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`;
   const raw = await rawExchange([head, '{"name":'], 100);
   const [status, body] = statusAndBody(raw);
-  expect(status).toBeGreaterThanOrEqual(400);
-  expect(status).toBeLessThan(500);
-  expect(typeof body.error.code).toBe('string');
+  expect([status, body.error.code, body.error.requestId]).toEqual([408, 'request_timeout', 'slow-body-1']);
+  // Its one access line carries the caller's id and the status the caller got.
+  await new Promise((r) => setTimeout(r, 50));
+  const lines = app.logs.filter((l) => l.http?.request?.id === 'slow-body-1');
+  expect(lines.map((l) => [l.http.response.status_code, l.error?.code])).toEqual([[408, 'request_timeout']]);
+});
+
+test('a NUL character or a value the database cannot take is a 400, not a 500', async () => {
+  const res = await app.call('/example/bar', { name: 'a\u0000b' });
+  expect([res.status, res.body.error.code]).toEqual([400, 'invalid_params']);
+  expect(res.text).not.toMatch(/0x00|UTF8|byte sequence/);
+});
+
+test('a body declared in another charset than UTF-8 is 415', async () => {
+  const res = await app.call('/example/foo', { name: 'x' }, { headers: { 'content-type': 'application/json; charset=latin1' } });
+  expect([res.status, res.body.error.code]).toEqual([415, 'unsupported_media_type']);
+  expect((await app.call('/example/foo', { name: 'x' }, { headers: { 'content-type': 'application/json; charset="UTF-8"' } })).status).toBe(200);
 });
 
 test('a kept-alive connection idle longer than the header timeout still serves its next request', async () => {
@@ -91,7 +105,7 @@ test('inputs with newlines and control characters keep every log line one JSON o
   const log = createLogger({ level: 'debug', stdout: false, streams: [{ write: (l: string) => void lines.push(l) }] });
   log.info({ note: 'a\nb\r\n\u0000\u2028{"fake":1}' }, 'line\nbreak');
   expect(lines.join('').trim().split('\n')).toHaveLength(1);
-  const res = await app.call('/faulty/fail', { note: 'x\n\u0000' });
+  const res = await app.call('/faulty/fail', { note: 'x\n\u0007' });
   expect(res.status).toBe(500);
   expect(res.text).not.toMatch(/insert|faulty_rows|stack|at /i);
 });

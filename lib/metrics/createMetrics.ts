@@ -1,11 +1,12 @@
 // The Prometheus metrics of one app, in a registry of its own (no prom-client global), so tests and apps never share.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
 export function createMetrics() {
   const registry = new Registry();
   const registers = [registry];
+  collectDefaultMetrics({ register: registry }); // Node's process metrics: CPU, memory, event loop lag, handles
   return {
     registry,
     requests: new Counter({
