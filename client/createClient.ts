@@ -30,8 +30,10 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
       authorization: `Bearer ${o.token}`,
       'content-type': 'application/json',
       accept: 'application/x-ndjson, application/json',
-      'idempotency-key': options.idempotencyKey ?? globalThis.crypto.randomUUID(),
     };
+    // A key makes a retry safe; without retries it would only cost the gateway a stored answer per call.
+    const key = options.idempotencyKey ?? (retries > 0 ? globalThis.crypto.randomUUID() : undefined);
+    if (key) headers['idempotency-key'] = key;
     if (options.dryRun) headers.prefer = 'tx=rollback';
     if (options.requestId) headers['x-request-id'] = options.requestId;
     const body = JSON.stringify(params ?? {});

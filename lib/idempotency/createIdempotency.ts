@@ -42,11 +42,11 @@ export function checkIdempotencyKey(key: string): string {
 }
 
 export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number }): Idempotency {
-  const ensure = ensureIdempotencyTable();
+  const ensure = ensureIdempotencyTable(db);
   const lastSweep = new Map<string, number>();
   const self: Idempotency = {
     async call({ database, caller, key, action, params, options, run }) {
-      await ensure(db.pool(database));
+      await ensure(database);
       // Expired answers are swept now and then on the side; a failed sweep is simply tried again later.
       if (Date.now() - (lastSweep.get(database) ?? 0) > SWEEP_EVERY_MS) {
         lastSweep.set(database, Date.now());
@@ -78,7 +78,7 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
     },
     async sweep(database) {
       const sql = db.pool(database);
-      await ensure(sql);
+      await ensure(database);
       const rows = await sql`delete from dbapi_idempotency where expires_at < now()`;
       return rows.count;
     },

@@ -2,8 +2,10 @@
 import type { Middleware } from 'koa';
 import type { AppState } from '../AppState';
 import type { Metrics } from './createMetrics';
+import { RESERVED } from '../loadModules';
 
-const GATEWAY_PATHS = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs']);
+// The gateway's own GET endpoints keep their path as label; nothing else unmatched does.
+const GATEWAY_PATHS = new Set([...[...RESERVED].map((name) => `/${name}`), '/openapi.json']);
 
 export function recordRequests(metrics: Metrics): Middleware<AppState> {
   return async (ctx, next) => {
