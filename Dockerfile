@@ -5,7 +5,10 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+# The postinstall script applies patches/ (the postgres.js fix): it must be there before the install.
+COPY patches ./patches
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force \
+ && grep -q "dbapi patch" node_modules/postgres/cjs/src/connection.js
 
 # Stage 2: the runtime. tsx runs the TypeScript sources directly (it is a production dependency).
 FROM node:20-bookworm-slim
