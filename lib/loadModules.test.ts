@@ -55,3 +55,13 @@ test('object params become strict: unknown fields are rejected', () => {
   expect(a.params.safeParse({ x: 1 }).success).toBe(true);
   expect(a.params.safeParse({ x: 1, y: 2 }).success).toBe(false);
 });
+
+test('the same module name in two module folders stops the start', async () => {
+  const { boot } = await import('../src/boot');
+  const { loadSettings } = await import('../src/settings');
+  const pino = (await import('pino')).default;
+  const a = modulesDir({ twin: table(`a: action({ handler: () => 1 })`) });
+  const b = modulesDir({ twin: table(`b: action({ handler: () => 2 })`) });
+  const settings = loadSettings({ ENVIRONMENT: 'test', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', LOG_FILE: '' }, ROOT);
+  await expect(boot(settings, pino({ level: 'silent' }), { migrateNow: false, moduleDirs: [a, b] })).rejects.toThrow(/module "twin" is defined twice/);
+});

@@ -5,7 +5,7 @@ import type { Settings } from './settings';
 import type { Lifecycle } from '../lib/Lifecycle';
 import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
-import { loadModules, type LoadedModule } from '../lib/loadModules';
+import { loadModules, ModuleError, type LoadedModule } from '../lib/loadModules';
 import { migrate } from '../lib/migrate';
 import { toApiError } from '../lib/toApiError';
 
@@ -32,6 +32,8 @@ const MIGRATION_RETRY_MS = 1_000;
 export async function boot(settings: Settings, log: Logger, o: BootOptions = {}): Promise<Booted> {
   const { migrateNow = settings.migrateOnStart, lifecycle, moduleDirs = [join(settings.root, 'modules')] } = o;
   const modules = moduleDirs.flatMap((dir) => loadModules(dir, Object.keys(settings.databases)));
+  const twice = modules.find((m, i) => modules.findIndex((o) => o.name === m.name) !== i);
+  if (twice) throw new ModuleError(`module "${twice.name}" is defined twice (${modules.filter((m) => m.name === twice.name).map((m) => m.dir).join(', ')})`);
   const embedded = settings.embedded
     ? await startEmbeddedPostgres({ dir: settings.embedded.dir, onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres') })
     : undefined;
