@@ -64,7 +64,7 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 65_000;
 server.listen(Number(args.port), '127.0.0.1', () => {
-  // The runner reads the port from this line.
+  // For a person running it by hand (the runner chose the port).
   process.stdout.write(`floor listening on ${(server.address() as { port: number }).port}\n`);
 });
 const stop = () => server.close(() => void sql.end({ timeout: 1 }).then(() => process.exit(0)));

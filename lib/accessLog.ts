@@ -59,8 +59,9 @@ export function accessLog(log: Logger): Middleware<AppState> {
 
 /** The error's code; for 5xx also its cause (the stack only for `internal`: the others are expected conditions). */
 function describe(error: ApiError) {
-  if (error.status < 500) return { code: error.code };
   const cause = (error.cause ?? error) as { name?: string; code?: string; message?: string; stack?: string };
+  // A 4xx is the caller's doing: its code, and the cause when the database gave one (its SQLSTATE helps diagnosis).
+  if (error.status < 500) return error.cause ? { code: error.code, type: cause.name, message: [cause.code, cause.message].filter(Boolean).join(': ') } : { code: error.code };
   return {
     code: error.code,
     type: cause.name,

@@ -17,7 +17,6 @@ export interface CallTarget {
   id: string;
   /** `false`: the action uses no database (no connection, no transaction). */
   database: string | false;
-  readOnly: boolean;
   transaction: TransactionOptions;
 }
 
@@ -34,7 +33,7 @@ export async function answerCall(ctx: AppContext, action: CallTarget, params: un
   const database = action.database;
   // A read-only action changes nothing, so running it again is already safe: its key is checked, not stored.
   // Nor is it for an action without a database (`database: false`): there is no transaction to store the answer in.
-  if (!key || action.readOnly || database === false) {
+  if (!key || action.transaction.readOnly || database === false) {
     if (key) checkIdempotencyKey(key);
     const answer = async (tx: TransactionSql) => {
       const value = await run(tx);

@@ -17,9 +17,11 @@ function codeFor(error: { code?: string }): ErrorCode {
 export function answerClientError(log: Logger) {
   return (error: Error & { code?: string }, socket: Socket): void => {
     // The request koa is still reading, if any (a body that never came whole): its id and its access line are kept.
-    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    const current = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    // Only a timeout belongs to the request being read; a parse error on a kept-alive socket is a new request's.
+    const inFlight = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? current : undefined;
     // A reset or an already answered socket cannot take a response.
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
       socket.destroy();
       return;
     }

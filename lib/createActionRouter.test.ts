@@ -13,6 +13,8 @@ test('foo (database: false) answers while the only pool connection is taken; bar
   try {
     const foo = await app.call('/example/foo', { name: 'ann' });
     expect([foo.status, foo.body.name]).toEqual([200, 'ann']);
+    const batch = await app.call('/_batch', { calls: [{ action: 'example/foo', params: { name: 'b' } }, { action: 'example' }] });
+    expect([batch.status, batch.body.results[1]]).toEqual([200, true]); // a batch of database: false calls takes no connection
     let barDone = false;
     const bar = app.call('/example/bar', { name: 'ann' }).then((r) => ((barDone = true), r));
     await new Promise((r) => setTimeout(r, 200));

@@ -20,6 +20,9 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/** What every `unavailable` answer carries: try again in a second. */
+export const RETRY_AFTER = { 'Retry-After': '1' } as const;
+
 export interface ErrorOptions {
   message?: string;
   details?: unknown;

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { AppState } from './AppState';
 import type { Databases } from './db/createDatabases';
 import type { Lifecycle } from './Lifecycle';
-import { ApiError } from './errors';
+import { ApiError, RETRY_AFTER } from './errors';
 
 
 const READY_TIMEOUT_MS = 1_000;
@@ -14,8 +14,8 @@ export function healthRoutes(db: Databases, lifecycle: Lifecycle): Router<AppSta
     ctx.body = { status: 'ok' };
   });
   router.get('/ready', async (ctx) => {
-    if (lifecycle.draining) throw new ApiError('unavailable', { message: 'This replica is shutting down', headers: { 'Retry-After': '1' } });
-    if (lifecycle.migrating || !(await db.ready(READY_TIMEOUT_MS))) throw new ApiError('unavailable', { headers: { 'Retry-After': '1' } });
+    if (lifecycle.draining) throw new ApiError('unavailable', { message: 'This replica is shutting down', headers: RETRY_AFTER });
+    if (lifecycle.migrating || !(await db.ready(READY_TIMEOUT_MS))) throw new ApiError('unavailable', { headers: RETRY_AFTER });
     ctx.body = { status: 'ready' };
   });
   return router;

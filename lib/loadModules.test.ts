@@ -26,7 +26,7 @@ const table = (body: string) => `import { z } from 'zod';\nimport { action } fro
 test('every folder becomes a module; the action "" is its root', () => {
   const dir = modulesDir({ things: table(`'': action({ handler: () => 1 }), list: action({ readOnly: true, handler: () => [] })`) });
   const [m] = loadModules(dir, ['default']);
-  expect(m.actions.map((a) => [a.id, a.path, a.database, a.readOnly])).toEqual([
+  expect(m.actions.map((a) => [a.id, a.path, a.database, a.transaction.readOnly])).toEqual([
     ['things', '/things', 'default', false],
     ['things/list', '/things/list', 'default', true],
   ]);

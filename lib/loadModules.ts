@@ -18,7 +18,6 @@ export interface LoadedAction {
   result?: z.ZodType;
   /** `false`: the action declared it uses no database. */
   database: string | false;
-  readOnly: boolean;
   /** How its transaction runs: read only, isolation, statement timeout, conflict retries. Built once, here. */
   transaction: TransactionOptions;
   handler: Action['handler'];
@@ -79,7 +78,7 @@ function checkAction(module: string, name: string, def: Action, databases: reado
   const params = def.params === undefined ? z.strictObject({}) : def.params instanceof z.ZodObject ? def.params.strict() : def.params;
   return {
     id, module, name, path: `/${id}`, params, result: def.result, database,
-    readOnly: def.readOnly === true, handler: def.handler,
+    handler: def.handler,
     transaction: {
       readOnly: def.readOnly === true,
       isolation: def.isolation,

@@ -12,6 +12,7 @@ import { handleErrors } from '../lib/handleErrors';
 import { compressWhenItPays } from '../lib/compressWhenItPays';
 import { healthRoutes } from '../lib/healthRoutes';
 import { authenticate } from '../lib/auth';
+import { refuseWhileMigrating } from '../lib/refuseWhileMigrating';
 import { createActionRouter } from '../lib/createActionRouter';
 import { createIdempotency } from '../lib/idempotency/createIdempotency';
 import { createMetrics } from '../lib/metrics/createMetrics';
@@ -46,7 +47,8 @@ export function createApp({ settings, db, log, modules, lifecycle }: AppDeps): K
   app.use(metricsRoutes(metrics).routes()); //              GET /metrics: no token
   app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
-  app.use(batchRoutes({ ...calls, maxCalls: settings.batch.maxCalls }).routes()); // POST /_batch: one transaction
+  app.use(refuseWhileMigrating(lifecycle)); //              503 until start-up migrations are done
+  app.use(batchRoutes({ ...calls, maxCalls: settings.batch.maxCalls, statementTimeoutMs: settings.db.statementTimeoutMs }).routes()); // POST /_batch: one transaction
   app.use(createActionRouter(calls)); //                    POST /<module>/<action>
   return app; //                                            nothing matched → 404 (handleErrors)
 }

@@ -32,7 +32,7 @@ const MIGRATION_RETRY_MS = 1_000;
 export async function boot(settings: Settings, log: Logger, o: BootOptions = {}): Promise<Booted> {
   const { migrateNow = settings.migrateOnStart, lifecycle, moduleDirs = [join(settings.root, 'modules')] } = o;
   const modules = moduleDirs.flatMap((dir) => loadModules(dir, Object.keys(settings.databases)));
-  const twice = modules.find((m, i) => modules.findIndex((o) => o.name === m.name) !== i);
+  const twice = modules.find((m, i) => modules.findIndex((other) => other.name === m.name) !== i);
   if (twice) throw new ModuleError(`module "${twice.name}" is defined twice (${modules.filter((m) => m.name === twice.name).map((m) => m.dir).join(', ')})`);
   const embedded = settings.embedded
     ? await startEmbeddedPostgres({ dir: settings.embedded.dir, onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres') })
@@ -57,15 +57,20 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
     log.warn({ error: { message: (e as Error).message } }, 'database unreachable at start: migrations will be retried; not ready until then');
     lifecycle.migrating = true;
     void (async () => {
-      while (lifecycle.migrating && !closed) {
-        await new Promise((r) => setTimeout(r, MIGRATION_RETRY_MS));
+      for (let wait = MIGRATION_RETRY_MS; ; ) {
+        await new Promise((r) => setTimeout(r, wait));
+        if (closed) return;
         try {
           await migrate(db, modules, log);
           lifecycle.migrating = false;
           log.info('migrations done: ready');
+          return;
         } catch (again) {
-          // A broken migration (not an outage) keeps the replica unready; the log line says which file and why.
-          if (!isUnreachable(again)) log.error({ error: { message: (again as Error).message } }, 'migration failed');
+          if (isUnreachable(again)) continue;
+          // A broken migration (not an outage) keeps the replica unready; the log line says which file and why,
+          // less and less often.
+          log.error({ error: { message: (again as Error).message } }, 'migration failed');
+          wait = Math.min(wait * 2, 60_000);
         }
       }
     })();

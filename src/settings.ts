@@ -53,7 +53,6 @@ const callersSchema = z.array(z.strictObject({
   dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
-export type { Caller };
 
 export type Settings = ReturnType<typeof loadSettings>;
 

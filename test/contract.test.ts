@@ -248,6 +248,18 @@ describe('request ids and other endpoints', () => {
       app.lifecycle.draining = false;
     }
   });
+  test('while start-up migrations wait for the database: /ready and calls are 503 with Retry-After, /health is 200', async () => {
+    app.lifecycle.migrating = true;
+    try {
+      const call = await app.call('/example/foo', { name: 'x' });
+      expectError(call, 503, 'unavailable');
+      expect(call.headers.get('retry-after')).toBe('1');
+      expectError(await app.call('/ready', undefined, { method: 'GET', token: null }), 503, 'unavailable');
+      expect((await app.call('/health', undefined, { method: 'GET', token: null })).status).toBe(200);
+    } finally {
+      app.lifecycle.migrating = false;
+    }
+  });
   test('large answers are compressed when the caller accepts gzip; small ones are not', async () => {
     const headers = { 'accept-encoding': 'gzip' };
     const big = await new Promise<string | undefined>((resolve) => {

@@ -16,6 +16,7 @@ import { wantsDryRun } from '../dryRun';
 import { answerCall } from '../answerCall';
 import { methodNotAllowed } from '../methodNotAllowed';
 import { batchTransaction } from './batchTransaction';
+import { noTransaction } from '../noTransaction';
 import type { Idempotency } from '../idempotency/createIdempotency';
 import { toApiError } from '../toApiError';
 import { isAsyncIterable } from '../stream/isAsyncIterable';
@@ -28,11 +29,13 @@ export interface BatchDeps {
   body: BodyLimits;
   maxCalls: number;
   idempotency: Idempotency;
+  /** The pool's statement timeout (DB_STATEMENT_TIMEOUT_MS), for calls that declare none. */
+  statementTimeoutMs: number;
 }
 
 export const BATCH_ID = '_batch';
 
-export function batchRoutes({ modules, db, log, body, maxCalls, idempotency }: BatchDeps): Router<AppState> {
+export function batchRoutes({ modules, db, log, body, maxCalls, idempotency, statementTimeoutMs }: BatchDeps): Router<AppState> {
   const actions = new Map(modules.flatMap((m) => m.actions).map((a) => [a.id, a]));
   const request = z.strictObject({
     calls: z.array(z.strictObject({ action: z.string(), params: z.record(z.string(), z.unknown()).default({}) })).min(1).max(maxCalls),
@@ -59,14 +62,17 @@ export function batchRoutes({ modules, db, log, body, maxCalls, idempotency }: B
       });
     }
     const rollback = wantsDryRun(ctx);
-    const transaction = batchTransaction(calls.map((c) => c.action.transaction));
-    const target = { id: BATCH_ID, database: [...databases][0] ?? 'default', readOnly: transaction.readOnly, transaction };
+    // Only the calls that use a database shape the transaction; a batch of `database: false` calls opens none.
+    const usingDb = calls.filter((c) => c.action.database !== false);
+    const transaction = batchTransaction(usingDb.map((c) => c.action.transaction), statementTimeoutMs);
+    const target = { id: BATCH_ID, database: usingDb.length > 0 ? [...databases][0] : (false as const), transaction };
     // Through answerCall like a single call: an Idempotency-Key makes a retried batch replay, not run twice.
     await answerCall(ctx, target, parsed.data.calls, { db, idempotency, rollback }, async (tx) => {
       const results: unknown[] = [];
       for (const [index, { action, params }] of calls.entries()) {
         results.push(await atCallAsync(index, action.id, async () => {
-          const value = await callHandler(action, { params, caller, tx, log, requestId: ctx.state.requestId });
+          const callTx = action.database === false ? noTransaction : tx; // as when called alone: no tx
+          const value = await callHandler(action, { params, caller, tx: callTx, log, requestId: ctx.state.requestId });
           return isAsyncIterable(value) ? collect(value) : value; // a batch answers one JSON body: streams are gathered
         }));
       }

@@ -1,6 +1,6 @@
 // Runs one call's transaction: bounded wait for a connection, per-call statement timeout, bounded retry of conflicts.
 import type { Sql, TransactionSql } from 'postgres';
-import { ApiError } from '../errors';
+import { ApiError, RETRY_AFTER } from '../errors';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -47,7 +47,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
     const timer = setTimeout(() => {
       if (state !== 'waiting') return;
       state = 'abandoned';
-      reject(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: { 'Retry-After': '1' } }));
+      reject(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
     }, limits.acquireTimeoutMs);
     sql.begin(mode, async (tx) => {
       if (state === 'abandoned') throw new AbandonedError();

@@ -25,7 +25,7 @@ function operation(action: LoadedAction, errors: Record<string, unknown>) {
     operationId: action.id.replace(/[/-]/g, '_'),
     tags: [action.module],
     summary: action.id,
-    description: (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
+    description: (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.transaction.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
       + 'An action that streams answers NDJSON (`application/x-ndjson`), or a JSON array when `Accept: application/json`. '
       + '`Prefer: tx=rollback` runs it and rolls back (callers allowed to only).',
     parameters: [

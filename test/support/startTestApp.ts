@@ -6,6 +6,7 @@ import { loadSettings } from '../../src/settings';
 import { createApp } from '../../src/app';
 import { serve } from '../../src/serve';
 import { boot } from '../../src/boot';
+import type { Lifecycle } from '../../lib/Lifecycle';
 import { createLogger } from '../../lib/createLogger';
 import type { Databases } from '../../lib/db/createDatabases';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
@@ -20,7 +21,7 @@ export interface TestApp {
   server: Server;
   db: Databases;
   logs: Array<Record<string, any>>;
-  lifecycle: { draining: boolean };
+  lifecycle: Lifecycle;
   call(path: string, body?: unknown, init?: CallInit): Promise<CallResult>;
   close(): Promise<void>;
 }
