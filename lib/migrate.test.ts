@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/testDatab
 import { ROOT } from '../test/support/startTestApp';
 
 const log = pino({ level: 'silent' });
-const dbOptions = { poolMax: 2, connectTimeoutMs: 5000, idleTimeoutS: 0, statementTimeoutMs: 10000, prepare: true, acquireTimeoutMs: 5000 };
+const dbOptions = { poolMax: 2, connectTimeoutMs: 5000, idleTimeoutS: 0, statementTimeoutMs: 10000, prepare: true, acquireTimeoutMs: 5000, transactionTimeoutMs: 30000 };
 
 let t: TestDatabase;
 let db: Databases;

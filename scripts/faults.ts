@@ -55,7 +55,7 @@ async function main() {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: {
           ...process.env, ENVIRONMENT: 'test', BEARER: TOKEN, DATABASE_URL: pg.url, PORT: String(gwPort), LOG_FILE: join(dir, 'gateway.log'),
-          LOG_LEVEL: 'info', DB_POOL_MAX: '6', DB_ACQUIRE_TIMEOUT_MS: '1000', DB_CONNECT_TIMEOUT_MS: '2000',
+          LOG_LEVEL: 'info', DB_POOL_MAX: '6', DB_ACQUIRE_TIMEOUT_MS: '1000', DB_TRANSACTION_TIMEOUT_MS: '8000', DB_CONNECT_TIMEOUT_MS: '2000',
         },
       });
       gateway.stdout!.on('data', (d) => String(d).includes('listening') && resolve());

@@ -34,6 +34,7 @@ const schema = z.object({
   DB_POOL_MAX: int(1, 1000).default(10),
   DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(3_000),
   DB_ACQUIRE_TIMEOUT_MS: int(1, 600_000).default(3_000), // wait for a free connection before 503 + Retry-After
+  DB_TRANSACTION_TIMEOUT_MS: int(100, 86_400_000).default(60_000), // a started transaction in all; then 504, rolled back
   IDEMPOTENCY_TTL_S: int(1, 30 * 86_400).default(86_400), // how long an Idempotency-Key's answer is kept
   HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(10_000), // slow clients: all request headers within this
   REQUEST_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000), // slow clients: the whole request, body included
@@ -150,6 +151,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       statementTimeoutMs: s.DB_STATEMENT_TIMEOUT_MS,
       prepare: s.DB_PREPARE,
       acquireTimeoutMs: s.DB_ACQUIRE_TIMEOUT_MS,
+      transactionTimeoutMs: s.DB_TRANSACTION_TIMEOUT_MS,
     },
     idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },
     http: {

@@ -31,6 +31,20 @@ test('a statement timeout rolls back what was written before it', async () => {
   }
 });
 
+test('a transaction over DB_TRANSACTION_TIMEOUT_MS is answered 504 at once, and rolls back when its handler returns', async () => {
+  const short = await startTestApp({ env: { DB_TRANSACTION_TIMEOUT_MS: '300', DB_STATEMENT_TIMEOUT_MS: '10000' } });
+  try {
+    const started = Date.now();
+    const res = await short.call('/probe/slow', { seconds: 1.5 });
+    expect([res.status, res.body.error.code]).toEqual([504, 'timeout']);
+    expect(Date.now() - started).toBeLessThan(1_200);
+    await new Promise((r) => setTimeout(r, 2_000)); // the handler's sleep ends; it must not commit now
+    expect((await short.db.pool('default')`select count(*)::int as n from probe_rows where note = 'slow'`)[0].n).toBe(0);
+  } finally {
+    await short.close();
+  }
+});
+
 test('read-only actions run in read-only transactions: a write fails and leaves nothing', async () => {
   const res = await app.call('/probe/write_readonly', { note: 'ro' });
   expect([res.status, res.body.error.code]).toEqual([500, 'internal']);

@@ -13,6 +13,8 @@ export interface DbOptions {
   prepare: boolean;
   /** Bounded wait for a free connection (and its BEGIN) before a call is answered 503. */
   acquireTimeoutMs: number;
+  /** Bound on a started transaction as a whole: then 504 (rolled back) or 503 (commit unconfirmed). */
+  transactionTimeoutMs: number;
 }
 
 export interface Databases {
@@ -40,6 +42,9 @@ export function connect(url: string, o: DbOptions): Sql {
       application_name: 'dbapi',
       TimeZone: 'UTC',
       statement_timeout: o.statementTimeoutMs,
+      // The server's side of DB_TRANSACTION_TIMEOUT_MS: a session left idle inside a transaction (its call answered,
+      // its client gone quiet) is ended, so its locks, such as an Idempotency-Key's claim, cannot be held for ever.
+      idle_in_transaction_session_timeout: o.transactionTimeoutMs,
     },
   }) as unknown as Sql;
 }
@@ -55,7 +60,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     names: [...pools.keys()],
     pool,
     transaction(name, o, fn) {
-      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, statementTimeoutMs: options.statementTimeoutMs }, o, fn);
+      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, statementTimeoutMs: options.statementTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs }, o, fn);
     },
     async ready(timeoutMs) {
       const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));

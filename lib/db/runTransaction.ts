@@ -20,6 +20,8 @@ export interface TransactionLimits {
   acquireTimeoutMs: number;
   /** The pool's statement timeout: a call asking for the same needs no SET LOCAL. */
   statementTimeoutMs: number;
+  /** How long a started transaction may take in all before its call is answered (and it is rolled back). */
+  transactionTimeoutMs: number;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
@@ -42,28 +44,48 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
   // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
   // without running the handler.
-  let state: 'waiting' | 'started' | 'abandoned' = 'waiting';
+  // The same holds at the other end: a started transaction that outlives transactionTimeoutMs (a statement that never
+  // answers, a connection lost without a word) is answered, and if its handler returns after all, it rolls back.
+  let state: 'waiting' | 'started' | 'committing' | 'answered' = 'waiting';
+  let deadline: NodeJS.Timeout | undefined;
+  const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
   return new Promise<T>((resolve, reject) => {
+    const answerNow = (error: ApiError) => {
+      state = 'answered';
+      reject(error);
+    };
     const timer = setTimeout(() => {
-      if (state !== 'waiting') return;
-      state = 'abandoned';
-      reject(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
+      if (state === 'waiting') answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
     }, limits.acquireTimeoutMs);
     sql.begin(mode, async (tx) => {
-      if (state === 'abandoned') throw new AbandonedError();
+      if (state === 'answered') throw new AbandonedError();
       state = 'started';
       clearTimeout(timer);
+      deadline = setTimeout(() => {
+        const cause = new Error(`transaction still ${state} after ${limits.transactionTimeoutMs} ms`);
+        if (state === 'started') answerNow(new ApiError('timeout', { cause }));
+        // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
+        else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
+      }, limits.transactionTimeoutMs);
       if (o.statementTimeoutMs !== undefined && o.statementTimeoutMs !== limits.statementTimeoutMs) {
         await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
       }
-      if (!o.rollback) return fn(tx);
-      throw new DryRun(await fn(tx)); // postgres.js rolls back on throw; the value rides out on the error
+      const value = await fn(tx);
+      if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
+      if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
+      state = 'committing';
+      return value;
     }).then(
-      (value) => resolve(value as T),
+      (value) => {
+        clearTimeout(deadline);
+        if (state !== 'answered') resolve(value as T);
+      },
       (e) => {
         clearTimeout(timer);
+        clearTimeout(deadline);
+        if (state === 'answered') return; // this call was already answered
         if (e instanceof DryRun) resolve(e.value as T);
-        else if (state !== 'abandoned') reject(e); // an abandoned call was already answered
+        else reject(e);
       },
     );
   });
