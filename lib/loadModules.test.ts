@@ -1,19 +1,14 @@
 // The module loader: a folder is a module, names are checked at start, and a new folder is served with no other edit.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModules, ModuleError } from './loadModules';
 import { ROOT } from '../test/support/startTestApp';
+import { scratchDir } from '../test/support/scratchDir';
 
 const LIB = join(__dirname).replace(/\\/g, '/');
 
-const made: string[] = [];
-afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
 function modulesDir(modules: Record<string, string>): string {
-  // Inside the checkout (git-ignored), so the modules resolve zod from its node_modules.
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, '.tmp', 'modules-'));
-  made.push(dir);
+  const dir = scratchDir('modules'); // inside the checkout, so the modules resolve zod
   for (const [name, source] of Object.entries(modules)) {
     mkdirSync(join(dir, name), { recursive: true });
     if (source) writeFileSync(join(dir, name, 'index.ts'), source);

@@ -1,6 +1,6 @@
 // Migrations: pending files in name order, once each, in their own transactions, safe when replicas race.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -9,6 +9,7 @@ import { migrate, MigrationError } from './migrate';
 import type { LoadedModule } from './loadModules';
 import { createTestDatabase, type TestDatabase } from '../test/support/testDatabase';
 import { ROOT } from '../test/support/startTestApp';
+import { scratchDir } from '../test/support/scratchDir';
 
 const log = pino({ level: 'silent' });
 const dbOptions = { poolMax: 2, connectTimeoutMs: 5000, idleTimeoutS: 0, statementTimeoutMs: 10000, prepare: true, acquireTimeoutMs: 5000, transactionTimeoutMs: 30000 };
@@ -24,13 +25,8 @@ afterEach(async () => {
   await t.drop();
 });
 
-const made: string[] = [];
-afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
 function moduleWith(files: Record<string, string>): LoadedModule {
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  const dir = mkdtempSync(join(ROOT, '.tmp', 'migrations-'));
-  made.push(dir);
+  const dir = scratchDir('migrations');
   mkdirSync(join(dir, 'migrations'));
   for (const [name, sql] of Object.entries(files)) writeFileSync(join(dir, 'migrations', name), sql);
   return { name: 'm', dir, actions: [] };

@@ -1,17 +1,16 @@
 // The gateway as a user runs it: a copy of the checkout, no DATABASE_URL, a module folder added with no other edit;
 // data written on the embedded PostgreSQL is still there after a restart, and SIGTERM stops everything cleanly.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './support/startTestApp';
+import { scratchDir } from './support/scratchDir';
 
 const TOKEN = /^BEARER=(.+)$/m.exec(readFileSync(join(ROOT, 'env', 'local', '.env'), 'utf8'))![1];
 let dir: string;
 
 beforeAll(() => {
-  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
-  dir = mkdtempSync(join(ROOT, '.tmp', 'checkout-'));
-  chmodSync(dir, 0o755); // the embedded PostgreSQL may run as the `postgres` user
+  dir = scratchDir('checkout');
   for (const entry of ['src', 'lib', 'modules', 'env', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   mkdirSync(join(dir, 'modules', 'notes', 'migrations'), { recursive: true });
@@ -25,7 +24,6 @@ export default {
 };
 `);
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function start(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ENVIRONMENT: 'local' };
