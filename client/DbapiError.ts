@@ -1,5 +1,5 @@
 // The client's one error type: the gateway's error code, status, request id and details, or `network` when none came.
-import type { ErrorCode } from '../lib/errors';
+import type { ErrorCode } from '../lib/errors/ApiError';
 
 /** The gateway's error codes (its catalogue, by type only), `network` when no answer came, or a newer gateway's code. */
 export type DbapiErrorCode = ErrorCode | 'network' | (string & {});

@@ -1,9 +1,10 @@
 // A typed client: `client.<module>.<action>(params)` POSTs to the gateway; retries 503/504/network errors with backoff.
-import type { RouteTable } from '../lib/action';
+import type { RouteTable } from '../lib/modules/action';
 import type { BatchCall, CallOptions, Client } from './types';
 import type { Modules } from './modules';
 import { DbapiError } from './DbapiError';
 import { readNdjson } from './readNdjson';
+import { GATEWAY_PATHS } from '../lib/http/gatewayPaths';
 
 export interface ClientOptions {
   /** The gateway, e.g. `http://dbapi:8000`. */
@@ -68,7 +69,7 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
   return new Proxy({} as Client<M>, {
     get(_t, name) {
       if (name === '$batch') {
-        return async (calls: BatchCall[], options?: CallOptions) => ((await post('/_batch', { calls }, options)) as { results: unknown[] }).results;
+        return async (calls: BatchCall[], options?: CallOptions) => ((await post(GATEWAY_PATHS.batch, { calls }, options)) as { results: unknown[] }).results;
       }
       if (typeof name !== 'string' || name === 'then') return undefined; // not a thenable
       if (!modules.has(name)) modules.set(name, moduleProxy(name));

@@ -1,6 +1,6 @@
 // The client's types, inferred from route tables: params are the schema's input, results the handler's value.
 import type { z } from 'zod';
-import type { Action, RouteTable } from '../lib/action';
+import type { Action, RouteTable } from '../lib/modules/action';
 
 export interface CallOptions {
   /** Sent as `Idempotency-Key`; default: a new UUID per call, the same for each of its retries. */

@@ -3,23 +3,17 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { loadSettings } from '../src/settings';
-import { createLogger } from '../lib/createLogger';
-import { boot } from '../src/boot';
-import { createApp } from '../src/app';
-import { serve } from '../src/serve';
-import { loadModules } from '../lib/loadModules';
+import { startGateway } from '../src/startGateway';
 
 const TOKEN = 'bench-token-0123456789abcdef';
 
 async function main() {
   const rows = Number(process.argv[2] ?? 1_000_000);
-  const settings = loadSettings({ ...process.env, BEARER: TOKEN, LOG_FILE: '', LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv);
-  const log = createLogger({ level: 'warn', stdout: false });
-  const booted = await boot(settings, log);
-  const modules = [...booted.modules, ...loadModules(join(__dirname, '..', 'test', 'fixtures', 'modules'), booted.db.names).filter((m) => m.name === 'rows')];
-  const lifecycle = { draining: false };
-  const serving = await serve(createApp({ settings, db: booted.db, log, modules, lifecycle }), lifecycle, { ...settings.http, host: '127.0.0.1', port: 0 }, log);
-  const url = `http://127.0.0.1:${serving.port}`;
+  const root = join(__dirname, '..');
+  const settings = loadSettings({ ...process.env, BEARER: TOKEN, LOG_FILE: '', LOG_LEVEL: 'warn' } as NodeJS.ProcessEnv, root);
+  // The project's modules plus the test fixtures, whose `rows` module streams generate_series.
+  const gateway = await startGateway(settings, { moduleDirs: [join(root, 'modules'), join(root, 'test', 'fixtures', 'modules')], stdout: false, listen: { host: '127.0.0.1', port: 0 } });
+  const url = gateway.url;
   for (const [mode, path, accept] of [['ndjson', '/rows/series', 'application/x-ndjson'], ['json-array', '/rows/series', 'application/json'], ['collected (no streaming)', '/rows/collected', 'application/json']]) {
     (globalThis as { gc?: () => void }).gc?.();
     await new Promise((r) => setTimeout(r, 500));
@@ -32,8 +26,7 @@ async function main() {
     const mb = (n: number) => Math.round(n / 1024 / 1024);
     process.stdout.write(`${JSON.stringify({ mode, rows, status, lines, mbytes: mb(bytes), seconds: (Date.now() - start) / 1000, rssBeforeMB: mb(before), rssPeakMB: mb(peak), rssGrowthMB: mb(peak - before) })}\n`);
   }
-  await serving.drain();
-  await booted.close();
+  await gateway.stop();
 }
 
 /** POSTs and reads the answer as it comes, counting bytes and newlines but keeping nothing. */

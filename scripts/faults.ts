@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
-import { freePort } from '../lib/freePort';
+import { freePort } from '../lib/http/freePort';
 
 const ROOT = join(__dirname, '..');
 const TOKEN = 'faults-token-0123456789abcdef';

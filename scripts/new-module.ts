@@ -1,7 +1,8 @@
 // `npm run new-module <name> [--dir <modules folder>]`: writes a working module (route table, schema, SQL, migration, test).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { MODULE_NAME, RESERVED } from '../lib/loadModules';
+import { MODULE_NAME } from '../lib/modules/loadModules';
+import { RESERVED_NAMES } from '../lib/http/gatewayPaths';
 
 const ROOT = join(__dirname, '..');
 
@@ -10,20 +11,18 @@ function main(argv: string[]) {
   const dirAt = args.indexOf('--dir');
   const modulesDir = dirAt >= 0 ? resolve(args.splice(dirAt, 2)[1]) : join(ROOT, 'modules');
   const [name] = args;
-  if (!name || !MODULE_NAME.test(name) || RESERVED.has(name)) {
+  if (!name || !MODULE_NAME.test(name) || RESERVED_NAMES.has(name)) {
     throw new Error('usage: npm run new-module <name>   (lower-case letters, digits, - and _, starting with a letter)');
   }
   const dir = join(modulesDir, name);
   if (existsSync(dir)) throw new Error(`${relative(process.cwd(), dir)} already exists`);
   const table = `${name.replace(/-/g, '_')}_items`;
-  const lib = relative(dir, join(ROOT, 'lib')).split('\\').join('/');
-  const support = relative(dir, join(ROOT, 'test', 'support')).split('\\').join('/');
   const files: Record<string, string> = {
-    'index.ts': indexTs(name, lib),
+    'index.ts': indexTs(name),
     'schema.ts': schemaTs(name),
     'sql.ts': sqlTs(name, table),
     [`migrations/001_${table}.sql`]: migrationSql(table),
-    [`${name}.test.ts`]: testTs(name, support),
+    [`${name}.test.ts`]: testTs(name),
   };
   mkdirSync(join(dir, 'migrations'), { recursive: true });
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
@@ -41,8 +40,8 @@ function addToClient(name: string) {
   if (!text.includes(line)) writeFileSync(file, text.replace(/\n};\s*$/, `\n${line}};\n`));
 }
 
-const indexTs = (name: string, lib: string) => `// The ${name} module: its route table (action name → action).
-import { action } from '${lib}/action';
+const indexTs = (name: string) => `// The ${name} module: its route table (action name → action).
+import { action } from '#dbapi';
 import { item, itemKey, items, putParams } from './schema';
 import { listItems, putItem } from './sql';
 
@@ -72,7 +71,7 @@ export const items = z.array(item);
 `;
 
 const sqlTs = (name: string, table: string) => `// The ${name} module's SQL: plain statements in postgres.js tagged templates.
-import type { TransactionSql } from 'postgres';
+import type { Tx } from '#dbapi';
 
 export interface Item {
   key: string;
@@ -81,7 +80,7 @@ export interface Item {
 }
 
 /** Inserts or replaces the item in one statement, so concurrent first calls for one key do not conflict. */
-export async function putItem(tx: TransactionSql<any>, key: string, value: string | null): Promise<Item> {
+export async function putItem(tx: Tx, key: string, value: string | null): Promise<Item> {
   const [row] = await tx<Item[]>\`
     insert into ${table} (key, value) values (\${key}, \${value})
     on conflict (key) do update set value = excluded.value, updated_at = now()
@@ -90,7 +89,7 @@ export async function putItem(tx: TransactionSql<any>, key: string, value: strin
 }
 
 /** Every item, or the one with this key, in key order (at most 1000). */
-export async function listItems(tx: TransactionSql<any>, key?: string): Promise<Item[]> {
+export async function listItems(tx: Tx, key?: string): Promise<Item[]> {
   return tx<Item[]>\`
     select key, value, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt"
     from ${table}
@@ -107,8 +106,8 @@ const migrationSql = (table: string) => `create table ${table} (
 );
 `;
 
-const testTs = (name: string, support: string) => `// The ${name} module over real HTTP against a real PostgreSQL.
-import { startTestApp, type TestApp } from '${support}/startTestApp';
+const testTs = (name: string) => `// The ${name} module over real HTTP against a real PostgreSQL.
+import { startTestApp, type TestApp } from '#dbapi/testing';
 
 let app: TestApp;
 beforeAll(async () => {

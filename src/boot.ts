@@ -1,13 +1,14 @@
-// Brings up what the app depends on: the embedded database when no DATABASE_URL is set, the pools, the modules.
+// Brings up what the app depends on: the embedded database when no DATABASE_URL is set, the pools, the modules and
+// their migrations. startGateway (a running gateway) and `npm run migrate` (migrations only) build on it.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Settings } from './settings';
-import type { Lifecycle } from '../lib/Lifecycle';
+import type { Lifecycle } from '../lib/http/Lifecycle';
 import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
-import { loadModules, ModuleError, type LoadedModule } from '../lib/loadModules';
-import { migrate } from '../lib/migrate';
-import { toApiError } from '../lib/toApiError';
+import { loadModules, ModuleError, type LoadedModule } from '../lib/modules/loadModules';
+import { migrate } from '../lib/db/migrate';
+import { toApiError } from '../lib/errors/toApiError';
 
 export interface Booted {
   db: Databases;

@@ -1,7 +1,7 @@
 // Ends a start that failed: settings, module and migration errors as one clear line, anything else with its stack.
 import { SettingsError } from './settings';
-import { ModuleError } from '../lib/loadModules';
-import { MigrationError } from '../lib/migrate';
+import { ModuleError } from '../lib/modules/loadModules';
+import { MigrationError } from '../lib/db/migrate';
 
 export function failStart(program: string) {
   return (e: unknown): never => {

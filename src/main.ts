@@ -1,18 +1,12 @@
-// The entry: settings, logger, database and modules, then the server; SIGTERM/SIGINT drain it and exit 0.
+// The entry: settings, then the gateway (startGateway); SIGTERM/SIGINT drain it and exit 0.
 import { loadSettings } from './settings';
 import { failStart } from './failStart';
-import { createLogger } from '../lib/createLogger';
-import { boot } from './boot';
-import { createApp } from './app';
-import { serve } from './serve';
+import { startGateway } from './startGateway';
 
 async function main() {
   const settings = loadSettings();
-  const log = createLogger({ level: settings.log.level, file: settings.log.file });
-  const lifecycle = { draining: false, migrating: false };
-  const { db, modules, close } = await boot(settings, log, { lifecycle });
-  const app = createApp({ settings, db, log, modules, lifecycle });
-  const serving = await serve(app, lifecycle, { host: settings.host, port: settings.port, ...settings.http }, log);
+  const gateway = await startGateway(settings);
+  const { log } = gateway;
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -25,8 +19,7 @@ async function main() {
       log.flush();
       process.exit(1);
     }, settings.http.shutdownTimeoutMs + 15_000).unref();
-    await serving.drain();
-    await close();
+    await gateway.stop();
     log.info('stopped');
     log.flush();
     process.exit(0);

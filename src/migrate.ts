@@ -1,7 +1,7 @@
 // `npm run migrate`: applies every module's pending migrations to the configured databases, then exits.
 import { loadSettings } from './settings';
 import { failStart } from './failStart';
-import { createLogger } from '../lib/createLogger';
+import { createLogger } from '../lib/log/createLogger';
 import { boot } from './boot';
 
 async function main() {

@@ -3,8 +3,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import type { Lifecycle } from '../lib/Lifecycle';
-import { answerClientError } from '../lib/answerClientError';
+import type { Lifecycle } from '../lib/http/Lifecycle';
+import { answerClientError } from '../lib/http/answerClientError';
 
 export interface ServeOptions {
   host: string;

@@ -3,9 +3,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
-import type { Caller } from '../lib/Caller';
-import { sha256 } from '../lib/sha256';
-import { TOKEN68, TOKEN68_RULE } from '../lib/auth';
+import type { Caller } from '../lib/auth/Caller';
+import { sha256 } from '../lib/auth/sha256';
+import { TOKEN68, TOKEN68_RULE } from '../lib/auth/token68';
 
 export class SettingsError extends Error {
   name = 'SettingsError';
@@ -43,6 +43,7 @@ const schema = z.object({
   DB_PREPARE: bool.default(true), // false behind PgBouncer in transaction mode
   KEEP_ALIVE_TIMEOUT_MS: int(1_000, 3_600_000).default(65_000), // above nginx's upstream keepalive_timeout (5 s in nginx/), so nginx closes idle connections first
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  SEND_TIMEOUT_MS: int(100, 3_600_000).default(30_000), // a streamed answer whose reader takes nothing this long is cut off
   BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
 });
 
@@ -156,7 +157,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
     idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },
     http: {
       keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
-      headersTimeoutMs: s.HEADERS_TIMEOUT_MS, requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: s.HEADERS_TIMEOUT_MS, requestTimeoutMs: s.REQUEST_TIMEOUT_MS, sendTimeoutMs: s.SEND_TIMEOUT_MS,
     },
     batch: { maxCalls: s.BATCH_MAX_CALLS },
   });

@@ -17,7 +17,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'modules', 'notes', 'migrations', '001_notes.sql'), 'create table notes (id serial primary key, body text not null);\n');
   writeFileSync(join(dir, 'modules', 'notes', 'index.ts'), `
 import { z } from 'zod';
-import { action } from '../../lib/action';
+import { action } from '#dbapi';
 export default {
   add: action({ params: z.object({ body: z.string() }), handler: async ({ params, tx }) => (await tx\`insert into notes (body) values (\${params.body}) returning id\`)[0] }),
   list: action({ readOnly: true, handler: ({ tx }) => tx\`select id, body from notes order by id\` }),

@@ -101,7 +101,7 @@ test.each([['text/plain'], ['application/x-www-form-urlencoded'], ['']])('conten
 
 test('inputs with newlines and control characters keep every log line one JSON object; SQL stays out of bodies', async () => {
   const lines: string[] = [];
-  const { createLogger } = await import('../lib/createLogger');
+  const { createLogger } = await import('../lib/log/createLogger');
   const log = createLogger({ level: 'debug', stdout: false, streams: [{ write: (l: string) => void lines.push(l) }] });
   log.info({ note: 'a\nb\r\n\u0000\u2028{"fake":1}' }, 'line\nbreak');
   expect(lines.join('').trim().split('\n')).toHaveLength(1);

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../lib/createLogger';
+import { createLogger } from '../lib/log/createLogger';
 import { startTestApp, TOKEN, type TestApp } from './support/startTestApp';
 
 let app: TestApp;

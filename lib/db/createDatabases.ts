@@ -1,9 +1,9 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
-import postgres, { type Sql, type TransactionSql } from 'postgres';
+import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, type TransactionOptions } from './runTransaction';
+import { runTransaction, type TransactionOptions, type TransactionWork } from './runTransaction';
 
-export type { TransactionOptions };
+export type { TransactionOptions, TransactionWork };
 
 export interface DbOptions {
   poolMax: number;
@@ -21,7 +21,7 @@ export interface Databases {
   readonly names: readonly string[];
   /** The pool itself: for migrations and tools, never handed to handlers. */
   pool(name: string): Sql;
-  transaction<T>(name: string, options: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T>;
+  transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>): Promise<T>;
   /** Whether every database answers `select 1` within `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   end(): Promise<void>;

@@ -1,6 +1,7 @@
 // Runs one call's transaction: bounded wait for a connection, per-call statement timeout, bounded retry of conflicts.
-import type { Sql, TransactionSql } from 'postgres';
-import { ApiError, RETRY_AFTER } from '../errors';
+import type { Sql } from 'postgres';
+import type { Tx } from './Tx';
+import { ApiError, RETRY_AFTER } from '../errors/ApiError';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -24,9 +25,15 @@ export interface TransactionLimits {
   transactionTimeoutMs: number;
 }
 
+/**
+ * The work done in a transaction. `deadline` aborts when the transaction has run for transactionTimeoutMs: work that
+ * waits on something else (a stream's reader) stops then, so the connection is released.
+ */
+export type TransactionWork<T> = (tx: Tx, deadline: AbortSignal) => Promise<T> | T;
+
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
-export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T> {
+export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await attemptOnce(sql, limits, o, fn);
@@ -39,7 +46,7 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
   }
 }
 
-function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: (tx: TransactionSql) => Promise<T> | T): Promise<T> {
+function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
   // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
@@ -48,6 +55,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   // answers, a connection lost without a word) is answered, and if its handler returns after all, it rolls back.
   let state: 'waiting' | 'started' | 'committing' | 'answered' = 'waiting';
   let deadline: NodeJS.Timeout | undefined;
+  const expired = new AbortController();
   const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
   return new Promise<T>((resolve, reject) => {
     const answerNow = (error: ApiError) => {
@@ -63,6 +71,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       clearTimeout(timer);
       deadline = setTimeout(() => {
         const cause = new Error(`transaction still ${state} after ${limits.transactionTimeoutMs} ms`);
+        expired.abort(cause);
         if (state === 'started') answerNow(new ApiError('timeout', { cause }));
         // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
@@ -70,7 +79,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       if (o.statementTimeoutMs !== undefined && o.statementTimeoutMs !== limits.statementTimeoutMs) {
         await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
       }
-      const value = await fn(tx);
+      const value = await fn(tx, expired.signal);
       if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
       if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
       state = 'committing';

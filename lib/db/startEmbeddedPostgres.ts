@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
-import { freePort } from '../freePort';
+import { freePort } from '../http/freePort';
 
 export interface EmbeddedPostgres {
   url: string;

@@ -1,10 +1,10 @@
 // Exactly-once calls: an Idempotency-Key's first answer is stored in the call's own transaction and replayed after.
-import type { TransactionSql } from 'postgres';
 import stringify from 'safe-stable-stringify';
 import type { Databases, TransactionOptions } from '../db/createDatabases';
-import { ApiError } from '../errors';
+import type { Tx } from '../db/Tx';
+import { ApiError } from '../errors/ApiError';
 import { ensureIdempotencyTable } from './ensureIdempotencyTable';
-import { sha256 } from '../sha256';
+import { sha256 } from '../auth/sha256';
 
 export interface StoredAnswer {
   status: number;
@@ -21,7 +21,7 @@ export interface IdempotentCall {
   params: unknown;
   options: TransactionOptions;
   /** Runs the handler in the transaction and returns the JSON text to answer. */
-  run(tx: TransactionSql): Promise<string>;
+  run(tx: Tx): Promise<string>;
 }
 
 export interface Idempotency {

@@ -19,12 +19,12 @@ export function observeDatabases(db: Databases, metrics: Metrics, poolMax: numbe
       let started = false;
       metrics.poolWaiting.inc(labels);
       try {
-        const value = await db.transaction(name, options, async (tx) => {
+        const value = await db.transaction(name, options, async (tx, deadline) => {
           started = true;
           metrics.poolWaiting.dec(labels);
           metrics.poolInUse.inc(labels);
           try {
-            return await fn(tx);
+            return await fn(tx, deadline);
           } finally {
             metrics.poolInUse.dec(labels);
           }

@@ -1,7 +1,8 @@
 // Builds the OpenAPI 3.1 document from the loaded route tables: one POST path per action, plus /_batch.
 import { z } from 'zod';
-import type { LoadedAction, LoadedModule } from '../loadModules';
-import { ERRORS } from '../errors';
+import type { LoadedAction, LoadedModule } from '../modules/loadModules';
+import { ERRORS } from '../errors/ApiError';
+import { GATEWAY_PATHS } from '../http/gatewayPaths';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -25,7 +26,7 @@ function operation(action: LoadedAction, errors: Record<string, unknown>) {
     operationId: action.id.replace(/[/-]/g, '_'),
     tags: [action.module],
     summary: action.id,
-    description: (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.transaction.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
+    description: (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.needs.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
       + 'An action that streams answers NDJSON (`application/x-ndjson`), or a JSON array when `Accept: application/json`. '
       + '`Prefer: tx=rollback` runs it and rolls back (callers allowed to only).',
     parameters: [
@@ -47,7 +48,7 @@ export function buildOpenApi(modules: readonly LoadedModule[], info: { title: st
   const errors = errorResponses();
   const paths: Record<string, unknown> = {};
   for (const action of modules.flatMap((m) => m.actions)) paths[action.path] = { post: operation(action, errors) };
-  paths['/_batch'] = {
+  paths[GATEWAY_PATHS.batch] = {
     post: {
       operationId: '_batch', tags: ['_batch'], summary: 'Several calls in one transaction',
       description: 'Runs every call in order in ONE transaction on one database: all commit or none. A failing call '

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
-import type { AppState } from '../AppState';
-import type { LoadedModule } from '../loadModules';
+import type { AppState } from '../http/AppState';
+import type { LoadedModule } from '../modules/loadModules';
+import { GATEWAY_PATHS } from '../http/gatewayPaths';
 import { buildOpenApi } from './buildOpenApi';
 
 const ASSETS: Record<string, string> = {
@@ -14,33 +15,33 @@ const ASSETS: Record<string, string> = {
 
 const PAGE = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>dbapi</title><link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<head><meta charset="utf-8"><title>dbapi</title><link rel="stylesheet" href="${GATEWAY_PATHS.docs}/swagger-ui.css"></head>
 <body><div id="ui"></div>
-<script src="/docs/swagger-ui-bundle.js"></script>
-<script src="/docs/init.js"></script>
+<script src="${GATEWAY_PATHS.docs}/swagger-ui-bundle.js"></script>
+<script src="${GATEWAY_PATHS.docs}/init.js"></script>
 </body>
 </html>`;
 
-const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', deepLinking: true });`;
+const INIT = `window.ui = SwaggerUIBundle({ url: '${GATEWAY_PATHS.openapi}', dom_id: '#ui', deepLinking: true });`;
 
 export function docsRoutes(modules: readonly LoadedModule[], info: { title: string; version: string }): Router<AppState> {
   const document = JSON.stringify(buildOpenApi(modules, info)); // the route tables are fixed at start: built once
   const dir = getAbsoluteFSPath();
   const assets = new Map(Object.entries(ASSETS).map(([file, type]) => [file, { type, body: readFileSync(join(dir, file)) }]));
   const router = new Router<AppState>();
-  router.get('/openapi.json', (ctx) => {
+  router.get(GATEWAY_PATHS.openapi, (ctx) => {
     ctx.type = 'application/json';
     ctx.body = document;
   });
-  router.get('/docs', (ctx) => {
+  router.get(GATEWAY_PATHS.docs, (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = PAGE;
   });
-  router.get('/docs/init.js', (ctx) => {
+  router.get(`${GATEWAY_PATHS.docs}/init.js`, (ctx) => {
     ctx.type = 'application/javascript; charset=utf-8';
     ctx.body = INIT;
   });
-  router.get('/docs/:file', (ctx, next) => {
+  router.get(`${GATEWAY_PATHS.docs}/:file`, (ctx, next) => {
     const asset = assets.get(ctx.params.file);
     if (!asset) return next();
     ctx.type = asset.type;

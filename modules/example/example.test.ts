@@ -1,5 +1,5 @@
 // The example module over HTTP: the original skeleton's actions, and bar under 200 concurrent first calls.
-import { startTestApp, type TestApp } from '../../test/support/startTestApp';
+import { startTestApp, type TestApp } from '#dbapi/testing';
 
 let app: TestApp;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 // The example module: the original dbapi skeleton's three actions.
 import { z } from 'zod';
-import { action } from '../../lib/action';
+import { action } from '#dbapi';
 import { upsertUser } from './sql';
 
 const person = z.object({

@@ -1,5 +1,5 @@
 // The example module's SQL.
-import type { TransactionSql } from 'postgres';
+import type { Tx } from '#dbapi';
 
 export interface User {
   name: string;
@@ -7,7 +7,7 @@ export interface User {
 }
 
 /** Inserts or updates the user in one statement: concurrent first calls for one name serialize on the row. */
-export async function upsertUser(tx: TransactionSql<any>, name: string, email: string | null): Promise<User[]> {
+export async function upsertUser(tx: Tx, name: string, email: string | null): Promise<User[]> {
   return tx<User[]>`
     insert into users (name, email) values (${name}, ${email})
     on conflict (name) do update set email = excluded.email

@@ -1,13 +1,9 @@
-// Builds the real app on databases of its own, listening on loopback, with logs captured in memory.
+// Starts the real gateway (startGateway) on databases of its own, listening on loopback, with logs captured in memory.
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadSettings } from '../../src/settings';
-import { createApp } from '../../src/app';
-import { serve } from '../../src/serve';
-import { boot } from '../../src/boot';
-import type { Lifecycle } from '../../lib/Lifecycle';
-import { createLogger } from '../../lib/createLogger';
+import { startGateway } from '../../src/startGateway';
+import type { Lifecycle } from '../../lib/http/Lifecycle';
 import type { Databases } from '../../lib/db/createDatabases';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
 
@@ -57,16 +53,16 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     created.push(t);
     urls[name] = t.url;
   }
-  const env: Record<string, string> = { ENVIRONMENT: 'test', BEARER: TOKEN, LOG_FILE: '', DATABASE_URL: urls.default, ...options.env };
+  const env: Record<string, string> = { ENVIRONMENT: 'test', BEARER: TOKEN, LOG_FILE: '', LOG_LEVEL: 'debug', DATABASE_URL: urls.default, ...options.env };
   for (const [name, url] of Object.entries(urls)) if (name !== 'default') env[`DATABASE_URL_${name.toUpperCase()}`] = url;
   const settings = loadSettings(env, ROOT);
   const logs: Array<Record<string, any>> = [];
-  const log = createLogger({ level: 'debug', stdout: false, streams: [{ write: (line: string) => void logs.push(JSON.parse(line)) }] });
-  const { db, modules, close } = await boot(settings, log, { migrateNow: true, moduleDirs: options.moduleDirs ?? [join(ROOT, 'modules'), FIXTURES] });
-  const lifecycle = { draining: false };
-  const app = createApp({ settings, db, log, modules, lifecycle });
-  const serving = await serve(app, lifecycle, { ...settings.http, host: '127.0.0.1', port: 0 }, log);
-  const url = `http://127.0.0.1:${(serving.server.address() as AddressInfo).port}`;
+  const gateway = await startGateway(settings, {
+    moduleDirs: options.moduleDirs ?? [join(ROOT, 'modules'), FIXTURES],
+    logStreams: [{ write: (line: string) => void logs.push(JSON.parse(line)) }],
+    stdout: false, listen: { host: '127.0.0.1', port: 0 }, migrateNow: true,
+  });
+  const { url, db, lifecycle } = gateway;
 
   async function call(path: string, body: unknown = {}, init: CallInit = {}): Promise<CallResult> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...init.headers };
@@ -86,10 +82,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   }
 
   return {
-    url, port: serving.port, server: serving.server, db, logs, lifecycle, call,
+    url, port: gateway.port, server: gateway.server, db, logs, lifecycle, call,
     async close() {
-      await serving.drain();
-      await close();
+      await gateway.stop();
       for (const t of created) await t.drop();
     },
   };

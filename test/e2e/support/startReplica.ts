@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { freePort } from '../../../lib/freePort';
+import { freePort } from '../../../lib/http/freePort';
 export { freePort };
 
 export const ROOT = join(__dirname, '..', '..', '..');

@@ -1,0 +1,192 @@
+// The steps of one call, top to bottom: resolve → scope → body → params → dry run → idempotency → transaction
+// options → handler → encode or stream. POST /_batch runs the same steps for each of its calls, in one transaction.
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AppContext, AppState } from '../http/AppState';
+import type { Databases } from '../db/createDatabases';
+import type { Tx } from '../db/Tx';
+import type { LoadedAction, LoadedModule } from '../modules/loadModules';
+import type { Caller } from '../auth/Caller';
+import type { Idempotency } from '../idempotency/createIdempotency';
+import type { BodyLimits } from '../http/readJsonBody';
+import { readJsonBody } from '../http/readJsonBody';
+import { methodNotAllowed } from '../http/methodNotAllowed';
+import { GATEWAY_PATHS } from '../http/gatewayPaths';
+import { checkScope } from '../auth/checkScope';
+import { checkIdempotencyKey } from '../idempotency/createIdempotency';
+import { ApiError } from '../errors/ApiError';
+import { toApiError } from '../errors/toApiError';
+import { isAsyncIterable } from '../stream/isAsyncIterable';
+import { streamResult } from '../stream/streamResult';
+import { collect } from '../stream/collect';
+import { invalidParams } from './invalidParams';
+import { wantsDryRun } from './wantsDryRun';
+import { planTransaction } from './planTransaction';
+import { noTransaction } from './noTransaction';
+import { encodeJson } from './encodeJson';
+
+export interface CallDeps {
+  modules: readonly LoadedModule[];
+  db: Databases;
+  log: Logger;
+  body: BodyLimits;
+  /** Stored answers for Idempotency-Key. */
+  idempotency: Idempotency;
+  /** The pool's statement timeout (DB_STATEMENT_TIMEOUT_MS), for calls that declare none. */
+  statementTimeoutMs: number;
+  /** Calls in one POST /_batch (BATCH_MAX_CALLS). */
+  maxBatchCalls: number;
+  /** A streamed answer whose reader takes nothing for this long is cut off (SEND_TIMEOUT_MS). */
+  sendTimeoutMs: number;
+}
+
+/** One call: an action and its validated params; `index` names it within a batch. */
+interface Call {
+  index?: number;
+  action: LoadedAction;
+  params: unknown;
+}
+
+export const BATCH_ID = GATEWAY_PATHS.batch.slice(1);
+// Longer than any module/action id (63 + 1 + 63), short enough never to echo a large string back.
+const MAX_ACTION_CHARS = 128;
+const STREAMED = Symbol('streamed');
+const NO_DEADLINE = new AbortController().signal; // a `database: false` action's stream has no transaction to bound it
+
+/** The middleware for POST /<module>/<action> and POST /_batch: every call goes through `runCall` below. */
+export function runCalls(deps: CallDeps): Middleware<AppState> {
+  const { db, log, idempotency, sendTimeoutMs } = deps;
+  // Actions are found by their exact path in a Map built at start (no per-route regular expressions per call).
+  const byPath = new Map(deps.modules.flatMap((m) => m.actions).map((a) => [a.path, a]));
+  const byId = new Map([...byPath.values()].map((a) => [a.id, a]));
+  const batchRequest = z.strictObject({
+    // params are passed on as sent, so the action's own (strict) schema judges them exactly as in a single call.
+    calls: z.array(z.strictObject({ action: z.string().max(MAX_ACTION_CHARS), params: z.unknown().optional() })).min(1).max(deps.maxBatchCalls),
+  });
+
+  return async function runCall(ctx, next) {
+    // 1. resolve: an action by its exact path, or the batch; anything else falls through (404 or another route).
+    const action = byPath.get(ctx.path);
+    if (!action && ctx.path !== GATEWAY_PATHS.batch) return next();
+    if (ctx.method !== 'POST') methodNotAllowed();
+    ctx.state.action = action ? action.id : BATCH_ID;
+    const caller = ctx.state.caller!;
+    // 2. scope: a single call is refused before its body is read; a batch's calls once they are known (step 4).
+    if (action) checkScope(caller, action.id);
+    // 3. body: a JSON object within the limits.
+    const body = await readJsonBody(ctx, deps.body);
+    // 4. params: every call resolved, scope-checked and validated, before any connection is taken.
+    const calls: Call[] = action ? [{ action, params: parseParams(action, body) }] : resolveBatch(body, caller);
+    // 5. dry run: `Prefer: tx=rollback`, for callers allowed to.
+    const rollback = wantsDryRun(ctx);
+    // 6. idempotency: a valid Idempotency-Key, if sent.
+    const key = ctx.get('idempotency-key');
+    if (key) checkIdempotencyKey(key);
+    // 7. transaction options: which database and how, from what the calls' actions declare (decided there alone).
+    const plan = planTransaction(calls.map((c) => c.action), rollback, deps);
+    // A key's first answer is stored in the call's own transaction and replayed after. A read-only call changes
+    // nothing (running it again is already safe) and a call without a database has no transaction to store it in:
+    // their key is checked, not stored.
+    if (key && plan.database !== false && !plan.options.readOnly) {
+      const answer = await idempotency.call({
+        database: plan.database, caller: caller.name, key, action: ctx.state.action, options: plan.options,
+        params: action ? calls[0].params : calls.map((c) => ({ action: c.action.id, params: c.params })),
+        // 8. + 9. the handlers, encoded as one JSON body (a stream is gathered: the stored answer is one body).
+        run: async (tx) => encodeJson(await collected(run(ctx, calls, tx))),
+      });
+      ctx.status = answer.status;
+      ctx.type = 'application/json';
+      if (answer.replayed) ctx.set('Idempotency-Replayed', 'true');
+      ctx.body = answer.body;
+      return;
+    }
+    // 8. the handlers, in the transaction (none for `database: false`: no connection is taken at all).
+    // 9. encode, or stream inside the transaction: it commits only after the last item is sent.
+    const answer = async (tx: Tx, deadline?: AbortSignal) => {
+      const value = await run(ctx, calls, tx);
+      if (!action || !isAsyncIterable(value)) return value;
+      await streamResult(ctx, value, { signal: deadline ?? NO_DEADLINE, sendTimeoutMs });
+      return STREAMED;
+    };
+    const result = plan.database === false ? await answer(noTransaction) : await db.transaction(plan.database, plan.options, answer);
+    if (result === STREAMED) return;
+    ctx.type = 'application/json';
+    ctx.body = encodeJson(result);
+  };
+
+  /** The batch's calls, each resolved by its action id, scope-checked and validated; a failure names its call. */
+  function resolveBatch(body: Record<string, unknown>, caller: Caller): Call[] {
+    const parsed = batchRequest.safeParse(body);
+    if (!parsed.success) throw invalidParams(parsed.error);
+    return parsed.data.calls.map(({ action: id, params = {} }, index) => atCall(index, id, () => {
+      const action = byId.get(id.replace(/^\//, ''));
+      if (!action) throw new ApiError('not_found');
+      checkScope(caller, action.id);
+      return { index, action, params: parseParams(action, params) };
+    }));
+  }
+
+  /** Runs the handlers in order in `tx`: a single call's value as it is, a batch's as `{ results }`. */
+  async function run(ctx: AppContext, calls: Call[], tx: Tx): Promise<unknown> {
+    if (calls.length === 1 && calls[0].index === undefined) return callHandler(ctx, calls[0], tx);
+    const results: unknown[] = [];
+    for (const call of calls) {
+      // A batch answers one JSON body: a call's stream is gathered.
+      results.push(await atCallAsync(call.index!, call.action.id, async () => collected(callHandler(ctx, call, tx))));
+    }
+    return { results };
+  }
+
+  /** One handler, with the context handlers expect; `database: false` actions get no `tx`, in a batch too. */
+  function callHandler(ctx: AppContext, { action, params }: Call, tx: Tx): unknown {
+    const caller = ctx.state.caller!;
+    let child: Logger | undefined; // made only when the handler logs
+    return action.handler({
+      params,
+      caller,
+      tx: action.database === false ? noTransaction : tx,
+      get log() {
+        return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: action.id } }));
+      },
+    });
+  }
+}
+
+function parseParams(action: LoadedAction, params: unknown): unknown {
+  const parsed = action.params.safeParse(params);
+  if (!parsed.success) throw invalidParams(parsed.error);
+  return parsed.data;
+}
+
+async function collected(value: unknown): Promise<unknown> {
+  const v = await value;
+  return isAsyncIterable(v) ? collect(v) : v;
+}
+
+/** Names the failing call of a batch: `details.index` (0-based), `details.action`, and the call's own details. */
+function nameCall(index: number, actionId: string, thrown: unknown): ApiError {
+  const e = toApiError(thrown);
+  return new ApiError(e.code, {
+    message: `calls[${index}] (${actionId}): ${e.message}`,
+    details: { index, action: actionId, ...(e.details === undefined ? {} : { details: e.details }) },
+    headers: e.headers,
+    cause: e.cause ?? e,
+  });
+}
+
+function atCall<T>(index: number, actionId: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw nameCall(index, actionId, e);
+  }
+}
+
+async function atCallAsync<T>(index: number, actionId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw nameCall(index, actionId, e);
+  }
+}

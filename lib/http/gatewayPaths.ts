@@ -1,0 +1,21 @@
+// The one table of the paths the gateway serves itself: the module loader reserves their names, metrics label them,
+// OpenAPI documents them and the client calls them.
+export const GATEWAY_PATHS = {
+  health: '/health', //        GET: the process runs (no token)
+  ready: '/ready', //          GET: every database answers, not draining (no token)
+  metrics: '/metrics', //      GET: Prometheus text (no token)
+  openapi: '/openapi.json', // GET: the OpenAPI document (no token)
+  docs: '/docs', //            GET: Swagger UI and its assets under /docs/ (no token)
+  batch: '/_batch', //         POST: several calls in one transaction (token)
+} as const;
+
+/** Each path's first segment, up to `.` or `/`: no module may take one of these names. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.values(GATEWAY_PATHS).map((p) => p.slice(1).split(/[./]/)[0]));
+
+const OWN: ReadonlySet<string> = new Set(Object.values(GATEWAY_PATHS));
+
+/** The metrics label of a request no action matched: the gateway's own paths keep theirs, anything else is `none`. */
+export function gatewayPathLabel(path: string): string {
+  if (OWN.has(path)) return path;
+  return path.startsWith(`${GATEWAY_PATHS.docs}/`) ? GATEWAY_PATHS.docs : 'none';
+}

@@ -1,0 +1,48 @@
+// Middleware: the one "request finished" hook. When the response is done (or the client left) it settles the
+// request's status once, then writes the one access line and records the metrics from that same status.
+import type { ServerResponse } from 'node:http';
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import type { AppContext, AppState } from './AppState';
+import type { ApiError } from '../errors/ApiError';
+import type { Metrics } from '../metrics/createMetrics';
+import { writeAccessLine } from '../log/writeAccessLine';
+import { gatewayPathLabel } from './gatewayPaths';
+
+// Requests that Node's parser answered itself while koa was still reading them (a body that never came whole).
+const answeredByParser = new WeakMap<ServerResponse, ApiError>();
+
+/** Notes that the parser answered this request with `error`, so its access line and metrics say so. */
+export function noteAnsweredByParser(res: ServerResponse, error: ApiError): void {
+  answeredByParser.set(res, error);
+}
+
+/**
+ * What the request ended as. An answer not sent whole is not the 200 its headers said: the error that cut it off
+ * (a stream that failed or stalled), else 499 when the client went away.
+ */
+function finalStatus(ctx: AppContext, parserError: ApiError | undefined): number {
+  if (parserError) return parserError.status;
+  if (ctx.res.writableFinished) return ctx.status;
+  const error = ctx.state.error;
+  return error && ctx.res.headersSent ? error.status : 499;
+}
+
+export function requestFinished(log: Logger, metrics: Metrics): Middleware<AppState> {
+  return (ctx, next) => {
+    const start = process.hrtime.bigint();
+    ctx.res.once('close', () => {
+      const durationNs = Number(process.hrtime.bigint() - start);
+      const parserError = answeredByParser.get(ctx.res);
+      const status = finalStatus(ctx, parserError);
+      const { requestId, caller, action } = ctx.state;
+      writeAccessLine(log, {
+        requestId, method: ctx.method, path: ctx.path, status, durationNs,
+        caller: caller?.name, action, error: parserError ?? ctx.state.error,
+      });
+      // Only resolved actions and the gateway's own paths become labels: unknown paths must not grow the series.
+      metrics.recordRequest(action ?? gatewayPathLabel(ctx.path), caller?.name ?? 'anonymous', status, durationNs / 1e9);
+    });
+    return next();
+  };
+}

@@ -1,0 +1,66 @@
+// The one composition root: builds a running gateway from settings. `npm start`, the fault gateway, the stream
+// bench and the tests all start the gateway through it.
+import type { Server } from 'node:http';
+import type { DestinationStream } from 'pino';
+import type { Settings } from './settings';
+import type { Lifecycle } from '../lib/http/Lifecycle';
+import type { Databases } from '../lib/db/createDatabases';
+import type { LoadedModule } from '../lib/modules/loadModules';
+import { createLogger, type Logger } from '../lib/log/createLogger';
+import { createMetrics } from '../lib/metrics/createMetrics';
+import { observeDatabases } from '../lib/metrics/observeDatabases';
+import { createIdempotency } from '../lib/idempotency/createIdempotency';
+import { boot } from './boot';
+import { createApp } from './app';
+import { serve } from './serve';
+
+export interface GatewayOptions {
+  /** Where modules are found; default: `modules/` of the project. */
+  moduleDirs?: readonly string[];
+  /** Log destinations besides the log file (tests pass an in-memory sink); `stdout: false` leaves stdout out. */
+  logStreams?: DestinationStream[];
+  stdout?: boolean;
+  /** Where to listen, instead of the settings' HOST and PORT (port 0: any free one). */
+  listen?: { host?: string; port?: number };
+  /** Apply migrations at start; default: MIGRATE_ON_START. */
+  migrateNow?: boolean;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  server: Server;
+  db: Databases;
+  modules: readonly LoadedModule[];
+  log: Logger & { flush(): void };
+  lifecycle: Lifecycle;
+  /** Drains the server (bounded by SHUTDOWN_TIMEOUT_MS), then ends the pools and stops the embedded database. */
+  stop(): Promise<void>;
+}
+
+export async function startGateway(settings: Settings, o: GatewayOptions = {}): Promise<Gateway> {
+  const log = createLogger({ level: settings.log.level, file: settings.log.file, streams: o.logStreams, stdout: o.stdout ?? true });
+  const lifecycle: Lifecycle = { draining: false, migrating: false };
+  const booted = await boot(settings, log, { lifecycle, migrateNow: o.migrateNow, moduleDirs: o.moduleDirs });
+  const metrics = createMetrics();
+  const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
+  const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
+  const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
+  const host = o.listen?.host ?? settings.host;
+  let serving;
+  try {
+    serving = await serve(app, lifecycle, { ...settings.http, host, port: o.listen?.port ?? settings.port }, log);
+  } catch (e) {
+    await booted.close(); // a busy port: what was started (pools, the embedded database) is stopped again
+    throw e;
+  }
+  const { server, port, drain } = serving;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port, server, db, modules: booted.modules, log, lifecycle,
+    async stop() {
+      await drain();
+      await booted.close();
+    },
+  };
+}
