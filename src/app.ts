@@ -1,6 +1,5 @@
 // The request pipeline, top to bottom in request order. It holds no logic of its own.
 import Koa from 'koa';
-import type { Logger } from 'pino';
 import type { AppState } from '../lib/http/AppState';
 import type { Lifecycle } from '../lib/http/Lifecycle';
 import type { Databases } from '../lib/db/createDatabases';
@@ -8,6 +7,7 @@ import type { LoadedModule } from '../lib/modules/loadModules';
 import type { Idempotency } from '../lib/idempotency/createIdempotency';
 import type { Metrics } from '../lib/metrics/createMetrics';
 import type { Settings } from './settings';
+import type { AppLogger } from '../lib/log/createLogger';
 import { requestId } from '../lib/http/requestId';
 import { requestFinished } from '../lib/http/requestFinished';
 import { handleErrors } from '../lib/errors/handleErrors';
@@ -23,7 +23,7 @@ import pkg from '../package.json';
 export interface AppDeps {
   settings: Settings;
   db: Databases;
-  log: Logger;
+  log: AppLogger;
   modules: readonly LoadedModule[];
   lifecycle: Lifecycle;
   metrics: Metrics;
@@ -34,7 +34,7 @@ export function createApp({ settings, db, log, modules, lifecycle, metrics, idem
   const app = new Koa<AppState>();
   app.silent = true; // every error is answered and logged by the pipeline below
   app.use(requestId()); //                                  X-Request-Id in, X-Request-Id out
-  app.use(requestFinished(log, metrics)); //                when done: one access line and the metrics, one status
+  app.use(requestFinished(log.access, metrics)); //                when done: one access line and the metrics, one status
   app.use(handleErrors()); //                               anything thrown below → JSON error body
   app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token

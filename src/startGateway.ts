@@ -6,7 +6,7 @@ import type { Settings } from './settings';
 import type { Lifecycle } from '../lib/http/Lifecycle';
 import type { Databases } from '../lib/db/createDatabases';
 import type { LoadedModule } from '../lib/modules/loadModules';
-import { createLogger, type Logger } from '../lib/log/createLogger';
+import { createLogger, type AppLogger } from '../lib/log/createLogger';
 import { createMetrics } from '../lib/metrics/createMetrics';
 import { observeDatabases } from '../lib/metrics/observeDatabases';
 import { createIdempotency } from '../lib/idempotency/createIdempotency';
@@ -32,7 +32,7 @@ export interface Gateway {
   server: Server;
   db: Databases;
   modules: readonly LoadedModule[];
-  log: Logger & { flush(): void };
+  log: AppLogger;
   lifecycle: Lifecycle;
   /** Drains the server (bounded by SHUTDOWN_TIMEOUT_MS), then ends the pools and stops the embedded database. */
   stop(): Promise<void>;

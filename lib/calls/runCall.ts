@@ -52,6 +52,8 @@ export const BATCH_ID = GATEWAY_PATHS.batch.slice(1);
 // Longer than any module/action id (63 + 1 + 63), short enough never to echo a large string back.
 const MAX_ACTION_CHARS = 128;
 const STREAMED = Symbol('streamed');
+// Set as a header: koa's `ctx.type =` looks the type up in the MIME table on every call.
+const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_DEADLINE = new AbortController().signal; // a `database: false` action's stream has no transaction to bound it
 
 /** The middleware for POST /<module>/<action> and POST /_batch: every call goes through `runCall` below. */
@@ -96,7 +98,7 @@ export function runCalls(deps: CallDeps): Middleware<AppState> {
         run: async (tx) => encodeJson(await collected(run(ctx, calls, tx))),
       });
       ctx.status = answer.status;
-      ctx.type = 'application/json';
+      ctx.set('Content-Type', JSON_TYPE);
       if (answer.replayed) ctx.set('Idempotency-Replayed', 'true');
       ctx.body = answer.body;
       return;
@@ -111,7 +113,7 @@ export function runCalls(deps: CallDeps): Middleware<AppState> {
     };
     const result = plan.database === false ? await answer(noTransaction) : await db.transaction(plan.database, plan.options, answer);
     if (result === STREAMED) return;
-    ctx.type = 'application/json';
+    ctx.set('Content-Type', JSON_TYPE);
     ctx.body = encodeJson(result);
   };
 
