@@ -37,6 +37,12 @@ test('an error before the first item is an ordinary JSON error', async () => {
 test('an error part-way cuts the response off, so the client sees a failure, not a short answer', async () => {
   await expect(app.call('/rows/series_fail', { n: 100_000, failAt: 90_000 })).rejects.toThrow();
   await waitFor(() => app.logs.some((l) => l.dbapi?.action === 'rows/series_fail' && l['log.level'] === 'error' && /failed while streaming/.test(l.error?.message)));
+  // The access line and the metrics tell the same status: the error that cut the stream off, not the 200 its headers said.
+  const line = app.logs.find((l) => l.dbapi?.action === 'rows/series_fail' && l['log.level'] === 'error')!;
+  expect(line.http.response.status_code).toBe(500);
+  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  expect(metrics).toMatch(/dbapi_requests_total\{action="rows\/series_fail",caller="default",status="500"\} 2/); // with the test above
+  expect(metrics).not.toMatch(/dbapi_requests_total\{action="rows\/series_fail",caller="default",status="200"\}/);
 });
 
 test('a client that stops reading holds the stream (backpressure), and leaving rolls it back', async () => {
