@@ -1,6 +1,6 @@
 // `npm run bench`: the gateway as deployed beside the floor server, loaded alternately with autocannon; prints the table.
 // Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
-//          --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway into bench/profiles/)
+//          --skip-koa (no koa reference server) --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway into bench/profiles/)
 //          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
 //          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +31,7 @@ const { values: o } = parseArgs({
     soak: { type: 'string', default: '0' },
     json: { type: 'string' },
     only: { type: 'string' }, // foo or bar
+    'skip-koa': { type: 'boolean', default: false }, // leave out the koa reference server
     'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
   },
 });
@@ -42,7 +43,7 @@ const TOKEN = randomBytes(24).toString('base64url');
 const SCENARIOS = (o.only ? [o.only] : ['foo', 'bar']) as Array<'foo' | 'bar'>;
 
 interface Server {
-  name: 'gateway' | 'floor';
+  name: 'gateway' | 'floor' | 'koa';
   url: string;
   child: ChildProcess;
 }
@@ -151,6 +152,19 @@ async function startFloor(databaseUrl: string): Promise<Server> {
   return { name: 'floor', url, child };
 }
 
+/** A plain koa app doing the gateway's per-call work (bench/koaReference.ts): what koa itself costs here. */
+async function startKoaReference(databaseUrl: string, logFile: string): Promise<Server> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/koaReference.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, '--token', TOKEN, '--log-file', logFile],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, 'koa reference');
+  return { name: 'koa', url, child };
+}
+
 /** Loads one server with one action for `seconds`; names are spread over NAMES rows, half the calls carry an email. */
 async function load(server: Server, scenario: string, seconds: number): Promise<Omit<Sample, 'round' | 'scenario' | 'server'>> {
   let n = 0;
@@ -232,17 +246,20 @@ async function main() {
     cleanups.push(() => stop(gateway));
     const floor = await startFloor(databaseUrl);
     cleanups.push(() => stop(floor));
+    const koa = o['skip-koa'] ? undefined : await startKoaReference(databaseUrl, join(temp, 'koa.log'));
+    if (koa) cleanups.push(() => stop(koa));
+    const servers = koa ? [gateway, koa, floor] : [gateway, floor];
     await sleep(1000);
     const idle = { gateway: rssMiB(gateway.child.pid!), floor: rssMiB(floor.child.pid!) };
 
     console.log(`dbapi bench: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 1)} GiB, Linux ${release()}, node ${process.version}`);
-    console.log(`${ROUNDS} rounds × ${SCENARIOS.join(', ')} × (gateway, floor alternating), ${DURATION} s each, ${CONNECTIONS} connections, pool ${o['pool-max']}, ${NAMES} names, floor bar ${o['floor-statement'] ? 'as one statement' : 'in begin/commit'}`);
-    for (const s of [gateway, floor]) for (const sc of SCENARIOS) await load(s, sc, Number(o.warmup)); // JIT, pools, rows
+    console.log(`${ROUNDS} rounds × ${SCENARIOS.join(', ')} × (${servers.map((s) => s.name).join(', ')}, order alternating), ${DURATION} s each, ${CONNECTIONS} connections, pool ${o['pool-max']}, ${NAMES} names, floor bar ${o['floor-statement'] ? 'as one statement' : 'in begin/commit'}`);
+    for (const s of servers) for (const sc of SCENARIOS) await load(s, sc, Number(o.warmup)); // JIT, pools, rows
 
     const samples: Sample[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const scenario of SCENARIOS) {
-        const order = round % 2 ? [gateway, floor] : [floor, gateway]; // A/B, B/A: drift hurts both alike
+        const order = round % 2 ? servers : [...servers].reverse(); // A/B, B/A: drift hurts all alike
         for (const server of order) {
           const r = await load(server, scenario, DURATION);
           const sample = { round, scenario, server: server.name, ...r };
@@ -257,13 +274,20 @@ async function main() {
         median(samples.filter((s) => s.scenario === scenario && s.server === server).map((s) => s[key]));
       const g = { rps: pick('gateway', 'rps'), p50: pick('gateway', 'p50'), p99: pick('gateway', 'p99'), rss: pick('gateway', 'rssMaxMiB'), cpu: pick('gateway', 'cpuUs') };
       const f = { rps: pick('floor', 'rps'), p50: pick('floor', 'p50'), p99: pick('floor', 'p99'), rss: pick('floor', 'rssMaxMiB'), cpu: pick('floor', 'cpuUs') };
-      return { scenario, gateway: g, floor: f, rpsRatio: g.rps / f.rps, p99Ratio: g.p99 / f.p99 };
+      const k = { rps: pick('koa', 'rps'), p99: pick('koa', 'p99'), cpu: pick('koa', 'cpuUs') };
+      return { scenario, gateway: g, floor: f, koa: k, rpsRatio: g.rps / f.rps, p99Ratio: g.p99 / f.p99 };
     });
     console.log('\nmedians            gateway req/s  floor req/s  ratio   gw p50/p99 ms  floor p50/p99 ms  p99 ratio  gw RSS load  CPU µs/req gw/floor  target');
     for (const s of summary) {
       const [rps, p99] = s.scenario === 'bar' ? [0.85, 1.3] : [0.45, 3];
       const target = `rps ≥ ${rps}, p99 ≤ ${p99}×: ${s.rpsRatio >= rps && s.p99Ratio <= p99 ? 'met' : 'NOT met'}`;
       console.log(`  example/${s.scenario.padEnd(4)}  ${fmt(s.gateway.rps).padStart(13)}  ${fmt(s.floor.rps).padStart(11)}  ${fmt(s.rpsRatio, 3).padStart(5)}  ${`${fmt(s.gateway.p50)}/${fmt(s.gateway.p99)}`.padStart(13)}  ${`${fmt(s.floor.p50)}/${fmt(s.floor.p99)}`.padStart(16)}  ${fmt(s.p99Ratio, 2).padStart(9)}  ${fmt(s.gateway.rss, 1).padStart(7)} MiB  ${`${fmt(s.gateway.cpu)}/${fmt(s.floor.cpu)}`.padStart(19)}  ${target}`);
+    }
+    if (koa) {
+      console.log('\nthe koa reference (plain koa doing the same per-call work) against the same floor:');
+      for (const s of summary) {
+        console.log(`  example/${s.scenario.padEnd(4)}  koa ${fmt(s.koa.rps)} req/s = ${fmt(s.koa.rps / s.floor.rps, 3)} of the floor, p99 ${fmt(s.koa.p99 / s.floor.p99, 2)}×, CPU ${fmt(s.koa.cpu)} µs/req; the gateway is ${fmt(s.gateway.rps / s.koa.rps, 3)} of koa's req/s at ${fmt(s.gateway.cpu - s.koa.cpu)} µs/req more`);
+      }
     }
     const afterLoad = rssMiB(gateway.child.pid!);
     console.log(`RSS idle: gateway ${fmt(idle.gateway, 1)} MiB, floor ${fmt(idle.floor, 1)} MiB; gateway after the rounds ${fmt(afterLoad, 1)} MiB`);

@@ -15,7 +15,7 @@ interface Profile {
 
 const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
 
-/** `koa`, `@koa/router`, `lib/auth.ts`, `node:internal/...`: where a function lives, coarse enough to add up. */
+/** `koa`, `@koa/router`, `lib/auth/callerFinder.ts`, `node:internal/...`: where a function lives, coarse enough to add up. */
 function owner(url: string): string {
   if (!url) return '(native/gc/idle)';
   const nm = url.lastIndexOf('node_modules/');

@@ -17,7 +17,7 @@ import { metricsRoutes } from '../lib/metrics/metricsRoutes';
 import { docsRoutes } from '../lib/openapi/docsRoutes';
 import { authenticate } from '../lib/auth/authenticate';
 import { refuseWhileMigrating } from '../lib/http/refuseWhileMigrating';
-import { runCalls } from '../lib/calls/runCall';
+import { runCall } from '../lib/calls/runCall';
 import pkg from '../package.json';
 
 export interface AppDeps {
@@ -42,7 +42,7 @@ export function createApp({ settings, db, log, modules, lifecycle, metrics, idem
   app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
   app.use(refuseWhileMigrating(lifecycle)); //              503 until start-up migrations are done
-  app.use(runCalls({ //                                     POST /<module>/<action> and POST /_batch: lib/calls/runCall.ts
+  app.use(runCall({ //                                      POST /<module>/<action> and POST /_batch: lib/calls/runCall.ts
     modules, db, log, idempotency, body: settings.body, statementTimeoutMs: settings.db.statementTimeoutMs,
     maxBatchCalls: settings.batch.maxCalls, sendTimeoutMs: settings.http.sendTimeoutMs,
   }));

@@ -42,22 +42,22 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
   const log = createLogger({ level: settings.log.level, file: settings.log.file, streams: o.logStreams, stdout: o.stdout ?? true });
   const lifecycle: Lifecycle = { draining: false, migrating: false };
   const booted = await boot(settings, log, { lifecycle, migrateNow: o.migrateNow, moduleDirs: o.moduleDirs });
-  const metrics = createMetrics();
-  const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
-  const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
-  const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
   const host = o.listen?.host ?? settings.host;
   let serving;
   try {
+    const metrics = createMetrics();
+    const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
+    const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
+    const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
     serving = await serve(app, lifecycle, { ...settings.http, host, port: o.listen?.port ?? settings.port }, log);
   } catch (e) {
-    await booted.close(); // a busy port: what was started (pools, the embedded database) is stopped again
+    await booted.close(); // a busy port, say: what was started (pools, the embedded database) is stopped again
     throw e;
   }
   const { server, port, drain } = serving;
   return {
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
-    port, server, db, modules: booted.modules, log, lifecycle,
+    port, server, db: booted.db, modules: booted.modules, log, lifecycle,
     async stop() {
       await drain();
       await booted.close();

@@ -262,6 +262,8 @@ describe('hostile bodies', () => {
       ['a gzip cut short', 'gzip', gzipSync(Buffer.from(JSON.stringify({ name: 'y'.repeat(5_000) }))).subarray(0, 40)],
       ['a gzip with a corrupt middle', 'gzip', corrupt(gzipSync(Buffer.from(JSON.stringify({ name: 'y'.repeat(5_000) }))))],
       ['bytes that are not deflate', 'deflate', Buffer.from('this is not deflate data')],
+      // Larger than one socket read: the body is still arriving when the decoder fails, and must not be cut off.
+      ['a large body that is not gzip', 'gzip', Buffer.alloc(512 * 1024, 'not gzip ')],
     ])('%s: 400 invalid_json', async (_what, coding, raw) => {
       const res = await app.call('/example/foo', undefined, { raw, headers: { 'content-encoding': coding } });
       expect([res.status, res.body.error.code]).toEqual([400, 'invalid_json']);

@@ -22,7 +22,7 @@ import { streamResult } from '../stream/streamResult';
 import { collect } from '../stream/collect';
 import { invalidParams } from './invalidParams';
 import { wantsDryRun } from './wantsDryRun';
-import { planTransaction } from './planTransaction';
+import { transactionPlanner } from './transactionPlanner';
 import { noTransaction } from './noTransaction';
 import { encodeJson } from './encodeJson';
 
@@ -41,6 +41,9 @@ export interface CallDeps {
   sendTimeoutMs: number;
 }
 
+/** A call of a batch as sent (already checked by the batch's schema). */
+type SentCall = { action: string; params?: unknown };
+
 /** One call: an action and its validated params; `index` names it within a batch. */
 interface Call {
   index?: number;
@@ -54,20 +57,20 @@ const MAX_ACTION_CHARS = 128;
 const STREAMED = Symbol('streamed');
 // Set as a header: koa's `ctx.type =` looks the type up in the MIME table on every call.
 const JSON_TYPE = 'application/json; charset=utf-8';
-const NO_DEADLINE = new AbortController().signal; // a `database: false` action's stream has no transaction to bound it
 
-/** The middleware for POST /<module>/<action> and POST /_batch: every call goes through `runCall` below. */
-export function runCalls(deps: CallDeps): Middleware<AppState> {
+/** The middleware for POST /<module>/<action> and POST /_batch: every call goes through `call` below. */
+export function runCall(deps: CallDeps): Middleware<AppState> {
   const { db, log, idempotency, sendTimeoutMs } = deps;
   // Actions are found by their exact path in a Map built at start (no per-route regular expressions per call).
   const byPath = new Map(deps.modules.flatMap((m) => m.actions).map((a) => [a.path, a]));
   const byId = new Map([...byPath.values()].map((a) => [a.id, a]));
+  const planTransaction = transactionPlanner(deps);
   const batchRequest = z.strictObject({
     // params are passed on as sent, so the action's own (strict) schema judges them exactly as in a single call.
     calls: z.array(z.strictObject({ action: z.string().max(MAX_ACTION_CHARS), params: z.unknown().optional() })).min(1).max(deps.maxBatchCalls),
   });
 
-  return async function runCall(ctx, next) {
+  return async function call(ctx, next) {
     // 1. resolve: an action by its exact path, or the batch; anything else falls through (404 or another route).
     const action = byPath.get(ctx.path);
     if (!action && ctx.path !== GATEWAY_PATHS.batch) return next();
@@ -86,14 +89,15 @@ export function runCalls(deps: CallDeps): Middleware<AppState> {
     const key = ctx.get('idempotency-key');
     if (key) checkIdempotencyKey(key);
     // 7. transaction options: which database and how, from what the calls' actions declare (decided there alone).
-    const plan = planTransaction(calls.map((c) => c.action), rollback, deps);
+    const plan = planTransaction(calls.map((c) => c.action), rollback);
     // A key's first answer is stored in the call's own transaction and replayed after. A read-only call changes
     // nothing (running it again is already safe) and a call without a database has no transaction to store it in:
     // their key is checked, not stored.
     if (key && plan.database !== false && !plan.options.readOnly) {
       const answer = await idempotency.call({
         database: plan.database, caller: caller.name, key, action: ctx.state.action, options: plan.options,
-        params: action ? calls[0].params : calls.map((c) => ({ action: c.action.id, params: c.params })),
+        // A batch is compared by its calls as sent (as it always was, so keys stored before an upgrade still replay).
+        params: action ? calls[0].params : (body.calls as SentCall[]).map(({ action: id, params = {} }) => ({ action: id, params })),
         // 8. + 9. the handlers, encoded as one JSON body (a stream is gathered: the stored answer is one body).
         run: async (tx) => encodeJson(await collected(run(ctx, calls, tx))),
       });
@@ -108,7 +112,7 @@ export function runCalls(deps: CallDeps): Middleware<AppState> {
     const answer = async (tx: Tx, deadline?: AbortSignal) => {
       const value = await run(ctx, calls, tx);
       if (!action || !isAsyncIterable(value)) return value;
-      await streamResult(ctx, value, { signal: deadline ?? NO_DEADLINE, sendTimeoutMs });
+      await streamResult(ctx, value, { signal: deadline, sendTimeoutMs });
       return STREAMED;
     };
     const result = plan.database === false ? await answer(noTransaction) : await db.transaction(plan.database, plan.options, answer);

@@ -60,7 +60,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     names: [...pools.keys()],
     pool,
     transaction(name, o, fn) {
-      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, statementTimeoutMs: options.statementTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs }, o, fn);
+      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs }, o, fn);
     },
     async ready(timeoutMs) {
       const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));

@@ -8,7 +8,8 @@ export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 export interface TransactionOptions {
   readOnly: boolean;
   isolation?: Isolation;
-  /** `SET LOCAL statement_timeout` for this call; omitted: the pool's (DB_STATEMENT_TIMEOUT_MS). */
+  /** `SET LOCAL statement_timeout` for this call; omitted: the pool's (DB_STATEMENT_TIMEOUT_MS). The calls' planner
+   *  (lib/calls/transactionPlanner.ts) leaves it out when it equals the pool's. */
   statementTimeoutMs?: number;
   /** Extra attempts after a serialization failure or deadlock (only for actions safe to run again). */
   conflictRetries?: number;
@@ -19,8 +20,6 @@ export interface TransactionOptions {
 export interface TransactionLimits {
   /** How long a call may wait for a connection and its BEGIN before it is answered 503. */
   acquireTimeoutMs: number;
-  /** The pool's statement timeout: a call asking for the same needs no SET LOCAL. */
-  statementTimeoutMs: number;
   /** How long a started transaction may take in all before its call is answered (and it is rolled back). */
   transactionTimeoutMs: number;
 }
@@ -76,7 +75,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
       }, limits.transactionTimeoutMs);
-      if (o.statementTimeoutMs !== undefined && o.statementTimeoutMs !== limits.statementTimeoutMs) {
+      if (o.statementTimeoutMs !== undefined) {
         await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
       }
       const value = await fn(tx, expired.signal);

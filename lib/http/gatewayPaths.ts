@@ -12,9 +12,10 @@ export const GATEWAY_PATHS = {
 /** Each path's first segment, up to `.` or `/`: no module may take one of these names. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.values(GATEWAY_PATHS).map((p) => p.slice(1).split(/[./]/)[0]));
 
-const OWN: ReadonlySet<string> = new Set(Object.values(GATEWAY_PATHS));
+// The GET endpoints; `/_batch` is a call, labelled `_batch` once resolved like any action.
+const OWN: ReadonlySet<string> = new Set(Object.values(GATEWAY_PATHS).filter((p) => p !== GATEWAY_PATHS.batch));
 
-/** The metrics label of a request no action matched: the gateway's own paths keep theirs, anything else is `none`. */
+/** The metrics label of a request no call resolved: the gateway's GET paths keep theirs, anything else is `none`. */
 export function gatewayPathLabel(path: string): string {
   if (OWN.has(path)) return path;
   return path.startsWith(`${GATEWAY_PATHS.docs}/`) ? GATEWAY_PATHS.docs : 'none';

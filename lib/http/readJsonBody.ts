@@ -1,7 +1,8 @@
 // Reads the request body as a JSON object: limit (413, counted after decoding gzip or deflate), content type and
 // coding (415), strict UTF-8, JSON and Unicode text (400), nesting depth (400).
 import { createGunzip, createInflate } from 'node:zlib';
-import { pipeline, type Readable, type Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
 import type { AppContext } from './AppState';
 import { ApiError } from '../errors/ApiError';
@@ -34,9 +35,7 @@ export async function readJsonBody(ctx: AppContext, { limitBytes, maxDepth }: Bo
   let raw: Buffer;
   try {
     // Decoded, the limit holds for what the body expands to: a small bomb is cut off at limitBytes.
-    // pipeline, not pipe: a request cut off mid-body destroys the decoder too, so the read ends.
-    const source: Readable = decoder ? pipeline(ctx.req, decoder(), () => {}) : ctx.req;
-    raw = await getRawBody(source, decoder ? { limit: limitBytes } : { length, limit: limitBytes });
+    raw = await getRawBody(decoder ? decoded(ctx.req, decoder()) : ctx.req, decoder ? { limit: limitBytes } : { length, limit: limitBytes });
   } catch (e) {
     const type = (e as { type?: string }).type;
     if (type === 'entity.too.large') throw new ApiError('payload_too_large');
@@ -61,6 +60,20 @@ export async function readJsonBody(ctx: AppContext, { limitBytes, maxDepth }: Bo
   }
   checkValue(value, maxDepth);
   return value as Record<string, unknown>;
+}
+
+/**
+ * The request piped through its decoder. A request cut off mid-body ends the decoder with its error; a decoder that
+ * fails (bad data, or the limit reached) stops reading without destroying the request, whose rest is drained, so the
+ * caller still gets its 400 or 413 on an intact connection.
+ */
+function decoded(req: IncomingMessage, decoder: Transform): Readable {
+  req.on('error', (e) => decoder.destroy(e));
+  decoder.on('error', () => {
+    req.unpipe(decoder);
+    req.resume();
+  });
+  return req.pipe(decoder);
 }
 
 /**

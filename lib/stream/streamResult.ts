@@ -11,7 +11,7 @@ export const NDJSON = 'application/x-ndjson';
 
 export interface StreamLimits {
   /** Aborted when the transaction's deadline (DB_TRANSACTION_TIMEOUT_MS) passes: the stream is cut off. */
-  signal: AbortSignal;
+  signal?: AbortSignal;
   /** A reader that takes nothing for this long while the socket is full is given up (SEND_TIMEOUT_MS). */
   sendTimeoutMs: number;
 }
@@ -33,7 +33,9 @@ export async function streamResult(ctx: AppContext, iterable: AsyncIterable<unkn
   const res = ctx.res;
   res.writeHead(200, ctx.response.headers as Record<string, string>);
   const progress = { at: Date.now() };
-  // The socket's buffer full and nothing taken for sendTimeoutMs: the reader has stalled.
+  const drained = () => (progress.at = Date.now()); // the reader took what was buffered
+  res.on('drain', drained);
+  // The socket's buffer full and nothing taken (no drain, no chunk pulled) for sendTimeoutMs: the reader has stalled.
   const watchdog = setInterval(() => {
     if (res.writableNeedDrain && Date.now() - progress.at > sendTimeoutMs) {
       const error = new ApiError('timeout', { message: 'The reader took nothing in time', cause: new Error(`no drain for ${sendTimeoutMs} ms`) });
@@ -45,10 +47,11 @@ export async function streamResult(ctx: AppContext, iterable: AsyncIterable<unkn
   try {
     await pipeline(Readable.from(encode(ctx, first, items, asArray, progress), { objectMode: true, highWaterMark: 16 }), res, { signal });
   } catch (e) {
-    if (signal.aborted && !ctx.state.error) ctx.state.error = new ApiError('timeout', { cause: signal.reason });
+    if (signal?.aborted && !ctx.state.error) ctx.state.error = new ApiError('timeout', { cause: signal.reason });
     throw (ctx.state.error ??= toApiError(e));
   } finally {
     clearInterval(watchdog);
+    res.off('drain', drained);
   }
 }
 

@@ -22,30 +22,29 @@ const CONFLICT_RETRIES = 3;
 const STRENGTH = [undefined, 'read committed', 'repeatable read', 'serializable'] as const;
 const NONE: TransactionPlan = { database: false, options: { readOnly: true } };
 
-export function planTransaction(actions: readonly LoadedAction[], rollback: boolean, defaults: PlanDefaults): TransactionPlan {
-  const using = actions.filter((a) => a.database !== false);
-  if (using.length === 0) return NONE;
-  const databases = new Set(using.map((a) => a.database));
-  if (databases.size > 1) {
-    throw new ApiError('invalid_params', {
-      message: 'All calls of a batch must use one database',
-      details: actions.map((a, index) => ({ index, action: a.id, database: a.database })),
-    });
-  }
-  const options = using.length === 1 ? single(using[0], defaults) : merged(using, defaults);
-  return { database: using[0].database as string, options: rollback ? { ...options, rollback } : options };
-}
+export type PlanTransaction = (actions: readonly LoadedAction[], rollback: boolean) => TransactionPlan;
 
-// Built once per action and reused: a single call (the common case) allocates nothing here.
-const singles = new WeakMap<LoadedAction, TransactionOptions>();
-
-function single(action: LoadedAction, defaults: PlanDefaults): TransactionOptions {
-  let options = singles.get(action);
-  if (!options) {
-    options = merged([action], defaults);
-    singles.set(action, options);
-  }
-  return options;
+export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
+  // A single action's options, built once per action: the common single call allocates nothing here.
+  const singles = new Map<LoadedAction, TransactionOptions>();
+  const single = (action: LoadedAction) => {
+    let options = singles.get(action);
+    if (!options) singles.set(action, (options = merged([action], defaults)));
+    return options;
+  };
+  return (actions, rollback) => {
+    const using = actions.filter((a) => a.database !== false);
+    if (using.length === 0) return NONE;
+    const databases = new Set(using.map((a) => a.database));
+    if (databases.size > 1) {
+      throw new ApiError('invalid_params', {
+        message: 'All calls of a batch must use one database',
+        details: actions.map((a, index) => ({ index, action: a.id, database: a.database })),
+      });
+    }
+    const options = using.length === 1 ? single(using[0]) : merged(using, defaults);
+    return { database: using[0].database as string, options: rollback ? { ...options, rollback } : options };
+  };
 }
 
 function merged(actions: readonly LoadedAction[], { statementTimeoutMs: poolTimeoutMs }: PlanDefaults): TransactionOptions {
@@ -54,7 +53,7 @@ function merged(actions: readonly LoadedAction[], { statementTimeoutMs: poolTime
   return {
     readOnly: actions.every((a) => a.needs.readOnly),
     isolation: actions.map((a) => a.needs.isolation).reduce((a, b) => (STRENGTH.indexOf(b) > STRENGTH.indexOf(a) ? b : a), undefined),
-    statementTimeoutMs: longest === poolTimeoutMs ? undefined : longest,
+    statementTimeoutMs: longest === poolTimeoutMs ? undefined : longest, // undefined: the pool's, no SET LOCAL
     conflictRetries: actions.every((a) => a.needs.retryOnConflict) ? CONFLICT_RETRIES : 0,
   };
 }
