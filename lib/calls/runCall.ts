@@ -146,16 +146,29 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
 
   /** One handler, with the context handlers expect; `database: false` actions get no `tx`, in a batch too. */
   function callHandler(ctx: AppContext, { action, params }: Call, tx: Tx): unknown {
-    const caller = ctx.state.caller!;
-    let child: Logger | undefined; // made only when the handler logs
-    return action.handler({
-      params,
-      caller,
-      tx: action.database === false ? noTransaction : tx,
-      get log() {
-        return (child ??= log.child({ http: { request: { id: ctx.state.requestId } }, user: { name: caller.name }, dbapi: { action: action.id } }));
-      },
-    });
+    return action.handler(new HandlerContext(params, ctx.state.caller!, action.database === false ? noTransaction : tx, log, ctx.state.requestId, action.id));
+  }
+}
+
+/**
+ * What a handler receives; the child logger is made only when the handler uses `log`. A class with the getter on its
+ * prototype, not an object literal with a getter: with the literal, about a tenth of each call's allocations outlived
+ * two scavenges (`--trace-gc`: 1.4 MB promoted per scavenge under load, against none now), and RSS under load grew by
+ * ~60 MiB.
+ */
+class HandlerContext {
+  private child?: Logger;
+  constructor(
+    readonly params: unknown,
+    readonly caller: Caller,
+    readonly tx: Tx,
+    private readonly base: Logger,
+    private readonly requestId: string,
+    private readonly actionId: string,
+  ) {}
+
+  get log(): Logger {
+    return (this.child ??= this.base.child({ http: { request: { id: this.requestId } }, user: { name: this.caller.name }, dbapi: { action: this.actionId } }));
   }
 }
 
