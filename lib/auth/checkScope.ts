@@ -8,6 +8,7 @@ export function checkScope(caller: Caller, actionId: string): void {
 
 /** Whether the caller's `allow` patterns (`*`, `module/*`, `module/action`) cover `module/action`. */
 export function isAllowed(caller: Caller, action: string): boolean {
-  const module = action.split('/')[0];
+  const slash = action.indexOf('/');
+  const module = slash < 0 ? action : action.slice(0, slash);
   return caller.allow.some((p) => p === '*' || p === action || p === `${module}/*`);
 }

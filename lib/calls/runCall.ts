@@ -109,13 +109,9 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     }
     // 8. the handlers, in the transaction (none for `database: false`: no connection is taken at all).
     // 9. encode, or stream inside the transaction: it commits only after the last item is sent.
-    const answer = async (tx: Tx, deadline?: AbortSignal) => {
-      const value = await run(ctx, calls, tx);
-      if (!action || !isAsyncIterable(value)) return value;
-      await streamResult(ctx, value, { signal: deadline, sendTimeoutMs });
-      return STREAMED;
-    };
-    const result = plan.database === false ? await answer(noTransaction) : await db.transaction(plan.database, plan.options, answer);
+    const result = plan.database === false
+      ? await answer(ctx, calls, noTransaction)
+      : await db.transaction(plan.database, plan.options, (tx, deadline) => answer(ctx, calls, tx, deadline));
     if (result === STREAMED) return;
     ctx.set('Content-Type', JSON_TYPE);
     ctx.body = encodeJson(result);
@@ -131,6 +127,14 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
       checkScope(caller, action.id);
       return { index, action, params: parseParams(action, params) };
     }));
+  }
+
+  /** The handlers' value, or STREAMED once a single call's async iterable has been sent. */
+  async function answer(ctx: AppContext, calls: Call[], tx: Tx, deadline?: AbortSignal): Promise<unknown> {
+    const value = await run(ctx, calls, tx);
+    if (calls[0].index !== undefined || !isAsyncIterable(value)) return value;
+    await streamResult(ctx, value, { signal: deadline, sendTimeoutMs });
+    return STREAMED;
   }
 
   /** Runs the handlers in order in `tx`: a single call's value as it is, a batch's as `{ results }`. */
