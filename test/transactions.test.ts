@@ -80,3 +80,23 @@ test('results are JSON: int8/numeric as strings, dates ISO 8601 UTC, bytea base6
     list: [1, 2, 3],
   });
 });
+
+describe('transaction-local settings, sent with the first statement', () => {
+  const settingsNow = (tx: import('#dbapi').Tx) =>
+    tx`select current_setting('dbapi.caller', true) as caller, current_setting('statement_timeout') as timeout`.then((r) => r[0]);
+
+  test('are seen by the work and gone after commit', async () => {
+    const inside = await app.db.transaction('default', { readOnly: true, statementTimeoutMs: 1234, settings: { 'dbapi.caller': 'alice' } }, settingsNow);
+    expect(inside).toEqual({ caller: 'alice', timeout: '1234ms' });
+    const after = await app.db.transaction('default', { readOnly: true }, settingsNow);
+    expect(after.caller ?? '').toBe('');
+    expect(after.timeout).not.toBe('1234ms');
+  });
+
+  test('a failing setting fails the call with its own error and commits nothing, with or without statements', async () => {
+    const bad = { readOnly: false, settings: { role: 'dbapi_no_such_role' } };
+    await expect(app.db.transaction('default', bad, () => 'no statement')).rejects.toMatchObject({ code: '22023' });
+    await expect(app.db.transaction('default', bad, (tx) => tx`insert into probe_rows (note) values ('bad-prelude')`)).rejects.toMatchObject({ code: '22023' });
+    expect(await count('bad-prelude')).toBe(0);
+  });
+});

@@ -15,6 +15,12 @@ export interface TransactionOptions {
   conflictRetries?: number;
   /** A dry run: the work's value is answered, then everything is rolled back. */
   rollback?: boolean;
+  /**
+   * Transaction-local settings (`set_config(name, value, true)`: gone at commit), e.g. who called, or `role` for a
+   * `SET LOCAL ROLE`. Sent with the statement timeout in one statement pipelined behind BEGIN, ahead of the work's
+   * first statement: no extra round trip.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface TransactionLimits {
@@ -75,10 +81,10 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
       }, limits.transactionTimeoutMs);
-      if (o.statementTimeoutMs !== undefined) {
-        await tx`select set_config('statement_timeout', ${String(o.statementTimeoutMs)}, true)`;
-      }
+      const prelude = sendPrelude(tx, o);
       const value = await fn(tx, expired.signal);
+      // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
+      if (prelude) await prelude;
       if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
       if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
       state = 'committing';
@@ -97,6 +103,23 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       },
     );
   });
+}
+
+// The settings a transaction starts with, as one `select set_config(...)` that is not awaited here: `.execute()` has
+// postgres.js write it to the transaction's connection at once (its queries are lazy otherwise), so it travels with the
+// work's first statement and runs before it. If it fails, the work's statements fail with 25P02 and postgres.js reports
+// this statement's error instead.
+function sendPrelude(tx: Tx, o: TransactionOptions): Promise<unknown> | undefined {
+  const params: string[] = [];
+  if (o.statementTimeoutMs !== undefined) params.push('statement_timeout', String(o.statementTimeoutMs));
+  if (o.settings) for (const name in o.settings) params.push(name, o.settings[name]);
+  if (params.length === 0) return undefined;
+  return tx.unsafe(preludeText(params.length / 2), params).execute();
+}
+
+const preludeTexts: string[] = [];
+function preludeText(n: number): string {
+  return (preludeTexts[n] ??= `select ${Array.from({ length: n }, (_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`);
 }
 
 class DryRun {
