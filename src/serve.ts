@@ -1,10 +1,9 @@
 // Listens with timeouts suited to nginx in front, and drains gracefully on shutdown without racing nginx.
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Lifecycle } from '../lib/http/Lifecycle';
-import { answerClientError } from '../lib/http/answerClientError';
 
 export interface ServeOptions {
   host: string;
@@ -26,7 +25,8 @@ export interface Serving {
   drain(): Promise<void>;
 }
 
-export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions, log: Logger): Promise<Serving> {
+/** `onClientError` answers what Node's HTTP parser rejects before koa sees it (lib/http/answerClientError.ts). */
+export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions, log: Logger, onClientError: (error: Error, socket: Socket) => void): Promise<Serving> {
   const handle = app.callback();
   const inFlight = new Set<ServerResponse>();
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default): once a second
@@ -44,7 +44,7 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   // of a kept-alive connection, so they may be far below keepAliveTimeout.
   server.headersTimeout = o.headersTimeoutMs ?? 10_000;
   server.requestTimeout = Math.max(o.requestTimeoutMs ?? 30_000, server.headersTimeout);
-  server.on('clientError', answerClientError(log)); // JSON 408/400/431 instead of Node's empty answers
+  server.on('clientError', onClientError); // JSON 408/400/431 instead of Node's empty answers
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

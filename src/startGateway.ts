@@ -10,6 +10,7 @@ import { createLogger, type AppLogger } from '../lib/log/createLogger';
 import { createMetrics } from '../lib/metrics/createMetrics';
 import { observeDatabases } from '../lib/metrics/observeDatabases';
 import { createIdempotency } from '../lib/idempotency/createIdempotency';
+import { answerClientError } from '../lib/http/answerClientError';
 import { boot } from './boot';
 import { createApp } from './app';
 import { serve } from './serve';
@@ -49,7 +50,8 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
     const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
     const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
     const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
-    serving = await serve(app, lifecycle, { ...settings.http, host, port: o.listen?.port ?? settings.port }, log);
+    const listen = { ...settings.http, host, port: o.listen?.port ?? settings.port };
+    serving = await serve(app, lifecycle, listen, log, answerClientError(log, metrics));
   } catch (e) {
     await booted.close(); // a busy port, say: what was started (pools, the embedded database) is stopped again
     throw e;

@@ -78,6 +78,9 @@ test('malformed HTTP gets a JSON 400', async () => {
   // It has its access line too, with the request id the caller was given.
   await new Promise((r) => setTimeout(r, 50));
   expect(app.logs.filter((l) => l.http?.request?.id === body.error.requestId && l.http?.response?.status_code === 400 && l.error?.code === 'bad_request')).toHaveLength(1);
+  // ... and is counted in the metrics from the same status.
+  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  expect(metrics).toMatch(/dbapi_requests_total\{action="none",caller="anonymous",status="400"\} [1-9]/);
 });
 
 test.each([

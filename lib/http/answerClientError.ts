@@ -1,12 +1,14 @@
 // Answers what Node's HTTP parser rejects before koa sees it (slow headers or body, malformed HTTP) with a JSON error,
-// and writes its access line like any other request's.
+// and writes its access line and records its metrics like any other request's.
 import type { Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ApiError, type ErrorCode } from '../errors/ApiError';
 import { noteAnsweredByParser } from './requestFinished';
+import type { Metrics } from '../metrics/createMetrics';
 import { writeAccessLine } from '../log/writeAccessLine';
+import { gatewayPathLabel } from './gatewayPaths';
 
 // Node's own answer would be an empty 408/400 body; callers and nginx get the gateway's JSON error body instead.
 function codeFor(error: { code?: string }): ErrorCode {
@@ -15,7 +17,7 @@ function codeFor(error: { code?: string }): ErrorCode {
   return 'bad_request';
 }
 
-export function answerClientError(log: Logger) {
+export function answerClientError(log: Logger, metrics: Metrics) {
   return (error: Error & { code?: string }, socket: Socket): void => {
     // The request koa is still reading, if any (a body that never came whole): its id and its access line are kept.
     const current = (socket as { _httpMessage?: ServerResponse })._httpMessage;
@@ -34,7 +36,10 @@ export function answerClientError(log: Logger) {
         `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
     if (inFlight) noteAnsweredByParser(inFlight, apiError); // koa's access line, written on close, tells it
-    // Otherwise the request line may never have arrived: method and path are unknown.
-    else writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });
+    else {
+      // Otherwise the request line may never have arrived: method and path are unknown.
+      writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });
+      metrics.recordRequest(gatewayPathLabel('-'), 'anonymous', apiError.status, 0);
+    }
   };
 }

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
+// Its absolute-path module only: the package's main module loads the 1.4 MB browser bundle into the server.
+import getAbsoluteFSPath from 'swagger-ui-dist/absolute-path.js';
 import type { AppState } from '../http/AppState';
 import type { LoadedModule } from '../modules/loadModules';
 import { GATEWAY_PATHS } from '../http/gatewayPaths';
