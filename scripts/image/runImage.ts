@@ -6,7 +6,7 @@
 // SIGTERM to the container's first process (tini, as `docker stop` does) drains a call in flight and exits 0 within
 // the grace period. Usage: tsx scripts/image/runImage.ts <image>
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,23 @@ function uids(pid: number): number[] {
   return line.split(/\s+/).slice(1).map(Number);
 }
 
+/** Files and folders under `root` changed since `since` (ms), but for the kernel's and the runtime's own places. */
+function changedSince(root: string, since: number, skip: string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const rel = path.slice(root.length);
+      if (skip.some((s) => rel === s || rel.startsWith(`${s}/`))) continue;
+      const st = lstatSync(path);
+      if (st.mtimeMs >= since) out.push(rel);
+      if (st.isDirectory()) walk(path);
+    }
+  };
+  walk(root);
+  return out;
+}
+
 /** A POST whose body arrives in two parts, the second after `between` has run: a call in flight meanwhile. */
 function slowCall(port: number, between: () => Promise<void>): Promise<{ status: number; head: string; body: string }> {
   const body = JSON.stringify({ name: 'drain' });
@@ -117,6 +134,7 @@ async function main(): Promise<void> {
   const ctr = buildah('from', '--pull=never', IMAGE);
   let child: ReturnType<typeof spawn> | undefined;
   try {
+    const startedAt = Date.now() - 1_000;
     const port = await freePort();
     buildah('config', '--env', `PORT=${port}`, '--env', 'HOST=127.0.0.1', '--env', 'MIGRATE_ON_START=true',
       '--env', 'BEARER_FILE=/run/secrets/dbapi_bearer', '--env', 'DATABASE_URL_FILE=/run/secrets/dbapi_database_url',
@@ -171,6 +189,12 @@ async function main(): Promise<void> {
     check(statSync(log).uid === 1000, 'the gateway writes its JSON log to /app/logs (owned by node)');
     check(statSync(join(root, 'app', 'src')).uid === 0 && (statSync(join(root, 'app', 'src')).mode & 0o022) === 0,
       'the code is root-owned and not writable by the node user');
+    // The lockfile marks every package only development needs (`dev: true`): none of them may be in the image.
+    const lock = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package-lock.json'), 'utf8'));
+    const devOnly = Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([path, p]) => path && p.dev);
+    const shipped = devOnly.filter(([path]) => existsSync(join(root, 'app', path))).map(([path]) => path);
+    check(devOnly.length > 100 && shipped.length === 0,
+      `none of the ${devOnly.length} development-only packages is in the image (found: ${shipped.slice(0, 10).join(' ') || 'none'})`);
     let patched = 0;
     let file = '';
     for (const line of readFileSync(PATCH, 'utf8').split('\n')) {
@@ -195,6 +219,13 @@ async function main(): Promise<void> {
     const took = Date.now() - signalled;
     check(code === 0, `SIGTERM: the container exits 0 within the ${GRACE_MS / 1000} s grace period (exit ${code}, ${took} ms)`);
     check(output.includes('draining'), 'the gateway logged its drain');
+    // What k8s/ runs with readOnlyRootFilesystem needs: the gateway wrote only to logs/ and /tmp (both emptyDirs there).
+    const after = buildah('mount', ctr);
+    const changed = changedSince(after, startedAt, ['/proc', '/sys', '/dev', '/run', '/etc/hosts', '/etc/hostname',
+      '/etc/resolv.conf', '/app/logs', '/tmp']);
+    const tmp = changedSince(join(after, 'tmp'), startedAt, []);
+    buildah('umount', ctr);
+    check(changed.length === 0, `the gateway wrote nowhere but /app/logs and /tmp (elsewhere: ${changed.slice(0, 20).join(' ') || 'none'}; /tmp: ${tmp.length} entries, tsx's cache)`);
   } finally {
     if (child && child.exitCode === null) { // a failed check: the container's processes go too, not only buildah
       for (const pid of descendants(child.pid!).reverse()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }

@@ -13,13 +13,14 @@ if ! command -v buildah >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2
 fi
 
 CACHE_DIR="${DBAPI_IMAGE_CACHE:-/var/cache/dbapi-image}"
-mkdir -p "$CACHE_DIR/storage" /run/dbapi-image
+RUN_ROOT="/run/dbapi-image-$(printf %s "$CACHE_DIR" | sha256sum | cut -c1-8)" # one per storage root
+mkdir -p "$CACHE_DIR/storage" "$RUN_ROOT"
 # Our own storage root: vfs (no overlay mounts needed inside this sandbox), apart from any other buildah user.
 cat >"$CACHE_DIR/storage.conf" <<CONF
 [storage]
 driver = "vfs"
 graphroot = "$CACHE_DIR/storage"
-runroot = "/run/dbapi-image"
+runroot = "$RUN_ROOT"
 CONF
 export CONTAINERS_STORAGE_CONF="$CACHE_DIR/storage.conf" STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 
