@@ -1,10 +1,11 @@
 // Finds every folder under modules/, loads its route table and checks names once, at start.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Action, RouteTable } from './action';
 import type { Isolation } from '../db/runTransaction';
 import { RESERVED_NAMES } from '../http/gatewayPaths';
+import { describeLoadError } from './describeLoadError';
 
 /** What an action declares of its transaction; the calls pipeline turns it into the transaction's options. */
 export interface TransactionNeeds {
@@ -56,7 +57,12 @@ export function loadModules(dir: string, databases: readonly string[]): LoadedMo
     }
     const index = ['index.ts', 'index.js'].map((f) => join(dir, name, f)).find((f) => existsSync(f));
     if (!index) throw new ModuleError(`${where}: has no index.ts exporting its route table`);
-    const exported = require(index);
+    let exported;
+    try {
+      exported = require(index);
+    } catch (e) {
+      throw new ModuleError(`${where}: cannot be loaded: ${describeLoadError(e, join(dir, name), dirname(dir))}`);
+    }
     const table: RouteTable | undefined = exported.default ?? exported.routes;
     if (!table || typeof table !== 'object') throw new ModuleError(`${where}/index.ts: must export its route table as default`);
     modules.push({ name, dir: join(dir, name), actions: Object.entries(table).map(([actionName, def]) => checkAction(name, actionName, def, databases)) });
