@@ -53,6 +53,7 @@ test('npm run dev serves a module folder added by hand, documented, typed and ca
   dev.stdout!.on('data', (c) => (output += c));
   dev.stderr!.on('data', (c) => (output += c));
   const first = await until(latestUrl, 20_000);
+  expect(output).toMatch(/dbapi listening on 127\.0\.0\.1:\d+ \(docs: http:\/\/127\.0\.0\.1:\d+\/docs\)/); // where the docs are
 
   // The README's "Adding a module", by hand: a migration, then the route table.
   mkdirSync(join(dir, 'modules', 'notes', 'migrations'), { recursive: true });
