@@ -108,15 +108,25 @@ test('a second process in the same checkout shares the running embedded database
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     expect((await post(`${second.url}/example/bar`, { name: 'after the first stopped' })).status).toBe(200);
-    // Stopped from outside: the gateway says so in its log.
-    process.kill(postmasterPid(), 'SIGINT');
-    expect(await until(() => /stopped from outside this gateway/.test(second.output()))).toBe(true);
+    // The last one out (here the one that did not start it) stops it.
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+    expect(pgRunning()).toBe(false);
   } finally {
     first.child.kill('SIGKILL');
   }
 }, 60_000);
+
+test('a gateway whose embedded database is stopped from outside says so in its log', async () => {
+  const gateway = await start();
+  try {
+    process.kill(postmasterPid(), 'SIGINT');
+    expect(await until(() => /the embedded PostgreSQL \(pid \d+\) stopped from outside this gateway/.test(gateway.output()))).toBe(true);
+  } finally {
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+  }
+}, 30_000);
 
 test('a busy port stops the start with one line, and the embedded database it started is stopped again', async () => {
   const busy = createServer().listen(0, '127.0.0.1');

@@ -51,7 +51,8 @@ function shareRunning(o: EmbeddedOptions, running: { pid: number; port: number }
   return served(o, running.pid, running.port, password, true, () => stopServer(running.pid));
 }
 
-async function startServer({ dir, port, onLog = () => {} }: EmbeddedOptions): Promise<{ url: string; pid: number; shared: boolean; stop(): Promise<void> }> {
+async function startServer(o: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const { dir, port, onLog = () => {} } = o;
   const Embedded = await importWithoutExitHooks();
   const passwordFile = `${dir}.password`;
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
@@ -84,7 +85,7 @@ async function startServer({ dir, port, onLog = () => {} }: EmbeddedOptions): Pr
     throw e instanceof Error ? e : new Error(`the embedded PostgreSQL in ${dir} did not start (LOG_LEVEL=debug shows its log)`);
   }
   const pid = (pg as unknown as { process: { pid: number } }).process.pid;
-  return served({ dir, port, onLog }, pid, listenPort, password, false, () => pg.stop());
+  return served(o, pid, listenPort, password, false, () => pg.stop());
 }
 
 /** Registers this process as a user of the server, watches it, and leaves it (stopping it if last) on stop(). */
