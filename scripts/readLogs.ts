@@ -1,6 +1,6 @@
 // `npm run logs`: the gateway's ECS JSON log lines as one short line each (time, level, message, the fields that
 // matter), following LOG_FILE; or piped: `npm run dev | npm run -s logs`. pino-pretty does not know the ECS keys.
-import { closeSync, existsSync, openSync, readSync, statSync, watchFile } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { loadSettings } from '../src/settings';
 import { formatLogLine } from '../lib/log/formatLogLine';
@@ -8,7 +8,8 @@ import { formatLogLine } from '../lib/log/formatLogLine';
 const colour = process.stdout.isTTY;
 const print = (line: string) => process.stdout.write(`${formatLogLine(line, colour)}\n`);
 
-if (!process.stdin.isTTY) {
+const stdin = fstatSync(0);
+if (stdin.isFIFO() || stdin.isFile()) { // piped or redirected: read that; else (a terminal) follow the file
   createInterface({ input: process.stdin }).on('line', print);
 } else {
   const file = loadSettings().log.file;
