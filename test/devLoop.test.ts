@@ -1,9 +1,11 @@
 // The module author's loop, as the README tells it, on a copy of the checkout: `npm run dev` running → a module folder
-// with a migration added by hand → served within seconds, with no restart and no other edit → in /openapi.json with
-// an example its params schema accepts → `client.notes.add()` type-checks → the call answers 200.
+// with a migration added by hand → served within seconds, with no hand restart and no other edit → in /openapi.json with
+// an example its params schema accepts → the call answers 200 → a second migration is applied → `client.notes.add()`
+// type-checks.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import postgres from 'postgres';
 import { ROOT } from './support/startTestApp';
 import { scratchDir } from './support/scratchDir';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -77,6 +79,15 @@ export default {
   expect(example).toEqual({ body: expect.any(String), email: 'ann@example.com' });
   const res = await post('/notes/add', example); // the gateway validates it with the action's own params schema
   expect([res!.status, await res!.json()]).toEqual([200, { id: 1 }]);
+
+  // A new migration in an existing module is applied too (a restart by the watcher).
+  writeFileSync(join(dir, 'modules', 'notes', 'migrations', '002_notes_done.sql'), 'alter table notes add column done boolean not null default false;\n');
+  const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+  try {
+    await until(async () => ((await sql`select 1 from dbapi_migrations where module = 'notes' and name = '002_notes_done.sql'`).length ? true : undefined), 20_000);
+  } finally {
+    await sql.end();
+  }
 
   // The typed client knows the new module with no hand edit: npm run dev rewrote client/modules.ts.
   writeFileSync(join(dir, 'check.ts'), `import { createClient } from './client';
