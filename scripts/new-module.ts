@@ -1,8 +1,9 @@
 // `npm run new-module <name> [--dir <modules folder>]`: writes a working module (route table, schema, SQL, migration, test).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { MODULE_NAME } from '../lib/modules/loadModules';
 import { RESERVED_NAMES } from '../lib/http/gatewayPaths';
+import { writeClientModules } from '../lib/modules/writeClientModules';
 
 const ROOT = join(__dirname, '..');
 
@@ -11,7 +12,10 @@ function main(argv: string[]) {
   const dirAt = args.indexOf('--dir');
   const modulesDir = dirAt >= 0 ? resolve(args.splice(dirAt, 2)[1]) : join(ROOT, 'modules');
   const [name] = args;
-  if (!name || !MODULE_NAME.test(name) || RESERVED_NAMES.has(name)) {
+  if (name && RESERVED_NAMES.has(name)) {
+    throw new Error(`"${name}" is reserved for the gateway's own paths (${[...RESERVED_NAMES].join(', ')}): choose another name`);
+  }
+  if (!name || !MODULE_NAME.test(name)) {
     throw new Error('usage: npm run new-module <name>   (lower-case letters, digits, - and _, starting with a letter)');
   }
   const dir = join(modulesDir, name);
@@ -26,18 +30,9 @@ function main(argv: string[]) {
   };
   mkdirSync(join(dir, 'migrations'), { recursive: true });
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
-  if (modulesDir === join(ROOT, 'modules')) addToClient(name);
+  if (modulesDir === join(ROOT, 'modules')) writeClientModules(ROOT);
   process.stdout.write(`created ${relative(process.cwd(), dir)}/: ${Object.keys(files).join(', ')}\n`
-    + `restart the gateway to serve POST /${name}/put and /${name}/list; npm test runs its test\n`);
-}
-
-/** Lists the module in client/modules.ts so the typed client knows it (types only: nothing is generated). */
-function addToClient(name: string) {
-  const file = join(ROOT, 'client', 'modules.ts');
-  if (!existsSync(file)) return;
-  const text = readFileSync(file, 'utf8');
-  const line = `  '${name}': typeof import('../modules/${name}').default;\n`;
-  if (!text.includes(line)) writeFileSync(file, text.replace(/\n};\s*$/, `\n${line}};\n`));
+    + `npm run dev serves POST /${name}/put and /${name}/list at once (restart npm start); npm test runs its test\n`);
 }
 
 const indexTs = (name: string) => `// The ${name} module: its route table (action name → action).

@@ -36,9 +36,15 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
   const twice = modules.find((m, i) => modules.findIndex((other) => other.name === m.name) !== i);
   if (twice) throw new ModuleError(`module "${twice.name}" is defined twice (${modules.filter((m) => m.name === twice.name).map((m) => m.dir).join(', ')})`);
   const embedded = settings.embedded
-    ? await startEmbeddedPostgres({ dir: settings.embedded.dir, onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres') })
+    ? await startEmbeddedPostgres({
+      dir: settings.embedded.dir,
+      onLog: (m) => log.debug({ postgres: { log: m.trim() } }, 'embedded postgres'),
+      // Stopped from outside (a kill, an older dbapi in the same checkout): calls answer 503 from now on; say why.
+      onLost: (pid) => log.error({ postgres: { pid }, dir: settings.embedded!.dir }, `the embedded PostgreSQL (pid ${pid}) stopped from outside this gateway: calls answer 503 until the gateway is restarted`),
+    })
     : undefined;
-  if (embedded) log.info({ dir: settings.embedded!.dir }, 'embedded PostgreSQL started on loopback');
+  if (embedded?.shared) log.info({ dir: settings.embedded!.dir, postgres: { pid: embedded.pid } }, 'embedded PostgreSQL already running for this checkout: sharing it (it stops when its last user does)');
+  else if (embedded) log.info({ dir: settings.embedded!.dir, postgres: { pid: embedded.pid } }, 'embedded PostgreSQL started on loopback');
   const urls = { ...settings.databases, default: embedded?.url ?? settings.databases.default! } as Record<string, string>;
   const db = createDatabases(urls, settings.db);
   let closed = false;

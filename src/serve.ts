@@ -50,7 +50,8 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
     server.listen(o.port, o.host, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
-  log.info({ server: { address: o.host, port } }, `dbapi listening on ${o.host}:${port}`);
+  const local = o.host === '0.0.0.0' || o.host === '::' ? 'localhost' : o.host.includes(':') ? `[${o.host}]` : o.host;
+  log.info({ server: { address: o.host, port } }, `dbapi listening on ${o.host}:${port} (docs: http://${local}:${port}/docs)`);
 
   let drained: Promise<void> | undefined;
   function drain() {

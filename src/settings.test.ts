@@ -69,6 +69,7 @@ test('a token that could never pass as a bearer token is refused at start, not a
 test('a bad value stops the start with one line naming the setting', () => {
   expect(failure({ PORT: 'eighty' })).toMatch(/^Invalid setting PORT: /);
   expect(failure({ PORT: '70000' })).toMatch(/^Invalid setting PORT: /);
+  expect(failure({ PORT: 'abc' })).toBe('Invalid setting PORT: must be a whole number between 0 and 65535'); // not "received NaN"
   expect(failure({ LOG_LEVEL: 'loud' })).toMatch(/^Invalid setting LOG_LEVEL: /);
   expect(failure({ DATABASE_URL: 'mysql://x' })).toMatch(/^Invalid setting DATABASE_URL: /);
   expect(failure({ DATABASE_URL_OTHER: 'nope' })).toMatch(/^Invalid setting DATABASE_URL_OTHER: /);

@@ -15,7 +15,10 @@ export class SettingsError extends Error {
 const SECRET = /^(BEARER|CALLERS|DATABASE_URL(_[A-Z0-9_]+)?)$/;
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = (min: number, max: number) => {
+  const error = `must be a whole number between ${min} and ${max}`; // not zod's "expected number, received NaN"
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 
 // One flat record; each default stands beside its key.
 const schema = z.object({

@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { ROOT } from './support/startTestApp';
 import { scratchDir } from './support/scratchDir';
 
@@ -25,25 +27,44 @@ export default {
 `);
 });
 
-async function start(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ENVIRONMENT: 'local' };
+interface Started { child: ChildProcess; url: string; exited: Promise<number | null>; output: () => string }
+
+const gatewayEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+  // A short drain: fetch keeps its connections open, and a drain waits for them up to SHUTDOWN_TIMEOUT_MS.
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ENVIRONMENT: 'local', SHUTDOWN_TIMEOUT_MS: '500', ...extra };
   delete env.DATABASE_URL;
+  return env;
+};
+
+function run(script: string, extra?: NodeJS.ProcessEnv) {
   // node itself (not the tsx wrapper), so that SIGKILL below really kills the gateway.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: dir, env: gatewayEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stdout = '';
   let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
   child.stderr!.on('data', (c) => (stderr += c));
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+async function start(): Promise<Started> {
+  const { child, exited, stdout, stderr } = run('src/main.ts');
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = /dbapi listening on [\d.]+:(\d+)/.exec(out);
+    child.stdout!.on('data', () => {
+      const m = /dbapi listening on [\d.]+:(\d+)/.exec(stdout());
       if (m) resolve(`http://127.0.0.1:${m[1]}`);
     });
-    void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
+    void exited.then((code) => reject(new Error(`gateway exited with ${code}: ${stderr()}`)));
   });
-  return { child, url, exited };
+  return { child, url, exited, output: stdout };
 }
+
+const until = async (what: () => boolean, ms = 10_000) => {
+  for (const end = Date.now() + ms; !what() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 100));
+  return what();
+};
+const postmasterPid = () => Number(readFileSync(join(dir, '.data', 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+const pgRunning = () => existsSync(join(dir, '.data', 'postgres', 'postmaster.pid'));
 
 const post = (url: string, body: unknown) =>
   fetch(url, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -73,3 +94,51 @@ test('embedded database: a new module is served, its row survives a restart, SIG
     expect(await third.exited).toBe(0);
   }
 }, 90_000);
+
+test('a second process in the same checkout shares the running embedded database; the last one out stops it', async () => {
+  const first = await start();
+  try {
+    // `npm run migrate` beside a running gateway: it connects to the gateway's database and leaves it running.
+    const migrate = run('src/migrate.ts');
+    expect([await migrate.exited, migrate.stdout(), migrate.stderr()]).toEqual([0, 'dbapi migrate: nothing pending (database default up to date)\n', '']);
+    expect((await post(`${first.url}/example/bar`, { name: 'after migrate' })).status).toBe(200);
+    // A second gateway shares it too, and keeps it when the first one stops.
+    const second = await start();
+    expect(second.output()).toMatch(/already running for this checkout: sharing it/);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect((await post(`${second.url}/example/bar`, { name: 'after the first stopped' })).status).toBe(200);
+    // The last one out (here the one that did not start it) stops it.
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(pgRunning()).toBe(false);
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+}, 60_000);
+
+test('a gateway whose embedded database is stopped from outside says so in its log', async () => {
+  const gateway = await start();
+  try {
+    process.kill(postmasterPid(), 'SIGINT');
+    expect(await until(() => /the embedded PostgreSQL \(pid \d+\) stopped from outside this gateway/.test(gateway.output()))).toBe(true);
+  } finally {
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+  }
+}, 30_000);
+
+test('a busy port stops the start with one line, and the embedded database it started is stopped again', async () => {
+  const busy = createServer().listen(0, '127.0.0.1');
+  await once(busy, 'listening');
+  const port = (busy.address() as AddressInfo).port;
+  try {
+    const gateway = run('src/main.ts', { PORT: String(port) });
+    expect(await gateway.exited).toBe(1);
+    expect(gateway.stderr()).toBe(`dbapi: port ${port} on 127.0.0.1 is already in use (another dbapi?): stop what uses it, or set PORT to another port (PORT=0: any free one)\n`);
+    expect(gateway.stdout()).toMatch(/embedded PostgreSQL started/);
+    expect(pgRunning()).toBe(false);
+  } finally {
+    busy.close();
+  }
+}, 30_000);

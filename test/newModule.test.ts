@@ -36,4 +36,6 @@ test('refuses a bad name and an existing folder', () => {
   const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
   expect(spawnSync(tsx, [join(ROOT, 'scripts', 'new-module.ts'), 'Bad Name', '--dir', modulesDir]).status).toBe(1);
   expect(spawnSync(tsx, [join(ROOT, 'scripts', 'new-module.ts'), 'gadget-box', '--dir', modulesDir]).status).toBe(1);
+  const reserved = spawnSync(tsx, [join(ROOT, 'scripts', 'new-module.ts'), 'health', '--dir', modulesDir], { encoding: 'utf8' });
+  expect([reserved.status, reserved.stderr]).toEqual([1, expect.stringMatching(/^new-module: "health" is reserved for the gateway's own paths/)]);
 });

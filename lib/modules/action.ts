@@ -18,6 +18,10 @@ export interface ActionContext<P> {
 export interface Action<S extends z.ZodType = z.ZodType, R = unknown> {
   /** The params schema; an object schema is made strict (unknown fields are rejected). Omitted: no params. */
   params?: S;
+  /** What the action does, for /openapi.json and /docs (Markdown). */
+  description?: string;
+  /** Example params for /openapi.json and Swagger UI's "Try it out"; checked against `params` at start. Omitted: derived from the schema. */
+  example?: z.input<S>;
   /** The result schema, for documentation and typed clients (not checked at run time); for a stream, one item's. */
   result?: z.ZodType<ItemOf<R>>;
   /** Which database: `default` unless named (configured by DATABASE_URL_<NAME>); `false`: none, no transaction is opened. */

@@ -37,6 +37,8 @@ test.each([
   ['an unknown database', { m: table(`a: action({ database: 'reports', handler: () => 1 })`) }, /m\/a: uses database "reports".*DATABASE_URL_REPORTS/],
   ['a folder without index.ts', { empty: '' }, /modules\/empty: has no index.ts/],
   ['no route table exported', { m: `export const x = 1;\n` }, /must export its route table/],
+  ['an example its params refuse', { m: table(`a: action({ params: z.object({ email: z.email() }), example: { email: 'x' }, handler: () => 1 })`) }, /m\/a: its example does not match its params schema \(email: Invalid email address\)/],
+  ['a module that throws when imported', { m: `const a = 1;\nthrow new Error('no config');\n` }, /^modules\/m: cannot be loaded: \S*\/m\/index\.ts:2:7: no config$/],
 ])('%s stops the start with a clear message', (_name, modules, message) => {
   const dir = modulesDir(modules as Record<string, string>);
   expect(() => loadModules(dir, ['default'])).toThrow(ModuleError);

@@ -1,10 +1,11 @@
 // Finds every folder under modules/, loads its route table and checks names once, at start.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Action, RouteTable } from './action';
 import type { Isolation } from '../db/runTransaction';
 import { RESERVED_NAMES } from '../http/gatewayPaths';
+import { describeLoadError } from './describeLoadError';
 
 /** What an action declares of its transaction; the calls pipeline turns it into the transaction's options. */
 export interface TransactionNeeds {
@@ -22,6 +23,9 @@ export interface LoadedAction {
   path: string;
   params: z.ZodType;
   result?: z.ZodType;
+  /** As declared: what it does, and example params (already checked against `params`). */
+  description?: string;
+  example?: unknown;
   /** `false`: the action declared it uses no database. */
   database: string | false;
   /** What its transaction needs (read only, isolation, statement timeout, conflict retries), as declared. */
@@ -32,6 +36,8 @@ export interface LoadedAction {
 export interface LoadedModule {
   name: string;
   dir: string;
+  /** `export const description = '…'` beside the route table: the module's tag in /openapi.json. */
+  description?: string;
   actions: LoadedAction[];
 }
 
@@ -56,10 +62,16 @@ export function loadModules(dir: string, databases: readonly string[]): LoadedMo
     }
     const index = ['index.ts', 'index.js'].map((f) => join(dir, name, f)).find((f) => existsSync(f));
     if (!index) throw new ModuleError(`${where}: has no index.ts exporting its route table`);
-    const exported = require(index);
+    let exported;
+    try {
+      exported = require(index);
+    } catch (e) {
+      throw new ModuleError(`${where}: cannot be loaded: ${describeLoadError(e, join(dir, name), dirname(dir))}`);
+    }
     const table: RouteTable | undefined = exported.default ?? exported.routes;
     if (!table || typeof table !== 'object') throw new ModuleError(`${where}/index.ts: must export its route table as default`);
-    modules.push({ name, dir: join(dir, name), actions: Object.entries(table).map(([actionName, def]) => checkAction(name, actionName, def, databases)) });
+    if (exported.description !== undefined && typeof exported.description !== 'string') throw new ModuleError(`${where}/index.ts: its exported description must be a string`);
+    modules.push({ name, dir: join(dir, name), description: exported.description, actions: Object.entries(table).map(([actionName, def]) => checkAction(name, actionName, def, databases)) });
   }
   return modules;
 }
@@ -80,8 +92,16 @@ function checkAction(module: string, name: string, def: Action, databases: reado
     throw new ModuleError(`${id}: uses database "${database}", which is not configured (set DATABASE_URL_${database.toUpperCase()})`);
   }
   const params = def.params === undefined ? z.strictObject({}) : def.params instanceof z.ZodObject ? def.params.strict() : def.params;
+  if (def.description !== undefined && typeof def.description !== 'string') throw new ModuleError(`${id}: description must be a string`);
+  if (def.example !== undefined) {
+    const checked = params.safeParse(def.example);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new ModuleError(`${id}: its example does not match its params schema (${issue.path.join('.') || '(root)'}: ${issue.message})`);
+    }
+  }
   return {
-    id, module, name, path: `/${id}`, params, result: def.result, database,
+    id, module, name, path: `/${id}`, params, result: def.result, database, description: def.description, example: def.example,
     handler: def.handler,
     needs: { readOnly: def.readOnly === true, isolation: def.isolation, statementTimeoutMs: def.statementTimeoutMs, retryOnConflict: def.retryOnConflict === true },
   };

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { LoadedAction, LoadedModule } from '../modules/loadModules';
 import { ERRORS } from '../errors/ApiError';
 import { GATEWAY_PATHS } from '../http/gatewayPaths';
+import { exampleFromSchema } from './exampleFromSchema';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -21,19 +22,34 @@ function errorResponses(): Record<string, unknown> {
   return Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, codes]) => [String(status), errorRef(codes.join(', '))]));
 }
 
+/**
+ * The action's example params: its own (checked at start), else one derived from its schema (with the optional
+ * fields, else without) that its schema accepts. Swagger UI's "Try it out" starts from it instead of inventing
+ * values from patterns (an "email" made from zod's regular expression is refused).
+ */
+function exampleOf(action: LoadedAction, schema: JsonSchema): { example?: unknown } {
+  if (action.example !== undefined) return { example: action.example };
+  for (const optional of [true, false]) {
+    const guess = exampleFromSchema(schema, optional);
+    if (action.params.safeParse(guess).success) return { example: guess };
+  }
+  return {};
+}
+
 function operation(action: LoadedAction, errors: Record<string, unknown>) {
+  const params = jsonSchema(action.params, 'input');
   return {
     operationId: action.id.replace(/[/-]/g, '_'),
     tags: [action.module],
     summary: action.id,
-    description: (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.needs.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
+    description: (action.description ? `${action.description}\n\n` : '') + (action.database === false ? `Runs \`${action.id}\` without a database. ` : `Runs \`${action.id}\` in one ${action.needs.readOnly ? 'read-only ' : ''}transaction on the \`${action.database}\` database. `)
       + 'An action that streams answers NDJSON (`application/x-ndjson`), or a JSON array when `Accept: application/json`. '
       + '`Prefer: tx=rollback` runs it and rolls back (callers allowed to only).',
     parameters: [
       { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', enum: ['tx=rollback'] } },
       { name: 'X-Request-Id', in: 'header', required: false, schema: { type: 'string' } },
     ],
-    requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(action.params, 'input') } } },
+    requestBody: { required: false, content: { 'application/json': { schema: params, ...exampleOf(action, params) } } },
     responses: {
       200: {
         description: 'The action\'s result',
@@ -75,6 +91,7 @@ export function buildOpenApi(modules: readonly LoadedModule[], info: { title: st
     openapi: '3.1.0',
     info,
     servers: [{ url: '/' }],
+    tags: modules.map((m) => ({ name: m.name, ...(m.description ? { description: m.description } : {}) })),
     security: [{ bearer: [] }],
     paths,
     components: {

@@ -1,4 +1,5 @@
-// GET /openapi.json and GET /docs (Swagger UI from the swagger-ui-dist package, served from here: no CDN). No token.
+// GET /openapi.json and GET /docs (Swagger UI from the swagger-ui-dist package, served from here: no CDN), its favicon,
+// and GET / pointing to them. No token.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Router from '@koa/router';
@@ -12,11 +13,13 @@ import { buildOpenApi } from './buildOpenApi';
 const ASSETS: Record<string, string> = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
 };
 
 const PAGE = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>dbapi</title><link rel="stylesheet" href="${GATEWAY_PATHS.docs}/swagger-ui.css"></head>
+<head><meta charset="utf-8"><title>dbapi</title><link rel="icon" type="image/png" href="${GATEWAY_PATHS.docs}/favicon-32x32.png">
+<link rel="stylesheet" href="${GATEWAY_PATHS.docs}/swagger-ui.css"></head>
 <body><div id="ui"></div>
 <script src="${GATEWAY_PATHS.docs}/swagger-ui-bundle.js"></script>
 <script src="${GATEWAY_PATHS.docs}/init.js"></script>
@@ -41,6 +44,18 @@ export function docsRoutes(modules: readonly LoadedModule[], info: { title: stri
   router.get(`${GATEWAY_PATHS.docs}/init.js`, (ctx) => {
     ctx.type = 'application/javascript; charset=utf-8';
     ctx.body = INIT;
+  });
+  // A browser asks for /favicon.ico on its own: answer the docs' icon rather than a 401 in its console.
+  router.get(GATEWAY_PATHS.favicon, (ctx) => {
+    const icon = assets.get('favicon-32x32.png')!;
+    ctx.type = icon.type;
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = icon.body;
+  });
+  // Someone opening the gateway's address: a browser goes to the docs, anything else is told where they are.
+  router.get(GATEWAY_PATHS.root, (ctx) => {
+    if (ctx.accepts('json', 'html') === 'html') return ctx.redirect(GATEWAY_PATHS.docs);
+    ctx.body = { name: info.title, docs: GATEWAY_PATHS.docs, openapi: GATEWAY_PATHS.openapi, health: GATEWAY_PATHS.health, calls: 'POST /<module>/<action> with Authorization: Bearer <token>' };
   });
   router.get(`${GATEWAY_PATHS.docs}/:file`, (ctx, next) => {
     const asset = assets.get(ctx.params.file);
