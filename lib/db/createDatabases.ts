@@ -65,8 +65,8 @@ export function connect(url: string, o: DbOptions, watchdog?: SocketWatchdog): S
 export function createDatabases(urls: Record<string, string>, options: DbOptions): Databases {
   const watchdog = options.probeAfterMs ? createSocketWatchdog({ probeAfterMs: options.probeAfterMs, probeTimeoutMs: PROBE_TIMEOUT_MS }) : undefined;
   const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options, watchdog)]));
-  // Each pool's calls waiting for a connection, for DB_MAX_WAITING.
-  const queues = new Map([...pools.keys()].map((name) => [name, { waiting: 0 }]));
+  // Each pool's calls, running or waiting for a connection, for DB_MAX_WAITING.
+  const queues = new Map([...pools.keys()].map((name) => [name, { calls: 0 }]));
   // When each pool last committed a transaction: /ready takes that as an answer, so under load (when a `select 1`
   // would queue behind every waiting call) it answers at once.
   const committed = new Map([...pools.keys()].map((name) => [name, -Infinity]));
@@ -81,7 +81,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     transaction(name, o, fn) {
       return runTransaction(pool(name), {
         acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs,
-        maxWaiting: options.maxWaiting, queue: queues.get(name),
+        maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: queues.get(name),
       }, o, fn).then((value) => {
         committed.set(name, performance.now());
         return value;

@@ -33,10 +33,11 @@ export interface TransactionLimits {
   acquireTimeoutMs: number;
   /** How long a started transaction may take in all before its call is answered (and it is rolled back). */
   transactionTimeoutMs: number;
-  /** Most calls waiting for a connection of this pool (DB_MAX_WAITING); one more is answered 503 at once. */
+  /** Most calls waiting for a connection of this pool (DB_MAX_WAITING) beyond the poolMax it runs; more → 503 at once. */
   maxWaiting?: number;
-  /** This pool's calls waiting for a connection now: shared by every call on the pool. */
-  queue?: { waiting: number };
+  poolMax?: number;
+  /** This pool's calls now, running or waiting: shared by every call on the pool. */
+  queue?: { calls: number };
 }
 
 /**
@@ -61,22 +62,20 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
 }
 
 function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
-  // A bounded queue: past maxWaiting calls waiting for this pool, a call is refused at once rather than after
-  // waiting acquireTimeoutMs in a line that cannot be served in time anyway. A call counts as waiting until its BEGIN
-  // is taken up or fails, even after it was answered 503: postgres.js still holds it in its own queue until then.
+  // A bounded queue: past poolMax running and maxWaiting waiting for this pool, a call is refused at once rather than
+  // after waiting acquireTimeoutMs in a line that cannot be served in time anyway. A call counts until its transaction
+  // ends, or its BEGIN fails, even after it was answered 503: postgres.js still holds it in its queue until then.
   const queue = limits.queue;
-  if (queue && limits.maxWaiting !== undefined && queue.waiting >= limits.maxWaiting) {
+  if (queue && limits.maxWaiting !== undefined && queue.calls >= limits.poolMax! + limits.maxWaiting) {
     return Promise.reject(new ApiError('unavailable', { message: 'Too many calls are waiting for a database connection; retry later', headers: RETRY_AFTER }));
   }
   // What is left of the caller's own deadline bounds the acquire wait and the transaction, never beyond the server's.
   const left = o.deadline === undefined ? Infinity : o.deadline - performance.now();
   if (left <= 0) return Promise.reject(callerDeadline('before a database connection was taken'));
   const acquireMs = Math.min(limits.acquireTimeoutMs, left);
-  if (queue) queue.waiting++;
-  let queued = queue !== undefined;
-  const dequeued = () => {
-    if (queued) queue!.waiting--;
-    queued = false;
+  if (queue) queue.calls++;
+  const ended = () => {
+    if (queue) queue.calls--;
   };
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
@@ -99,7 +98,6 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       else answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
     }, acquireMs);
     sql.begin(mode, async (tx) => {
-      dequeued();
       if (state === 'answered') throw new AbandonedError();
       state = 'started';
       clearTimeout(timer);
@@ -123,11 +121,12 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       return value;
     }).then(
       (value) => {
+        ended();
         clearTimeout(deadline);
         if (state !== 'answered') resolve(value as T);
       },
       (e) => {
-        dequeued();
+        ended();
         clearTimeout(timer);
         clearTimeout(deadline);
         if (state === 'answered') return; // this call was already answered
