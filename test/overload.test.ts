@@ -77,6 +77,16 @@ describe('a fair share per caller', () => {
     expect(metrics).toMatch(new RegExp(`dbapi_caller_rejections_total\\{caller="flood"\\} ${flood.refused}\\b`));
     expect(metrics).not.toMatch(/dbapi_caller_rejections_total\{caller="steady"\}/);
   });
+
+  test('OpenAPI lists the 429 and the 503 with Retry-After, and the Request-Timeout header', async () => {
+    const doc: any = await (await fetch(`${app.url}/openapi.json`)).json();
+    const bar = doc.paths['/example/bar'].post;
+    expect(bar.responses['429'].description).toBe('too_many_requests');
+    expect(Object.keys(bar.responses['429'].headers)).toEqual(['Retry-After']);
+    expect(Object.keys(bar.responses['503'].headers)).toEqual(['Retry-After']);
+    expect(bar.parameters.map((p: { name: string }) => p.name)).toContain('Request-Timeout');
+    expect(doc.paths['/_batch'].post.parameters.map((p: { name: string }) => p.name)).toEqual(['Request-Timeout']);
+  });
 });
 
 test('past DB_POOL_MAX running and DB_MAX_WAITING waiting, calls are refused 503 at once, before the first ends', async () => {

@@ -30,7 +30,7 @@ interface Watched {
  * sent data is unacknowledged, so a query written into a dropped path just waits. A long statement is also silent,
  * though, so silence alone proves nothing: after `probeAfterMs` of it the path is probed with a new TCP connection to
  * the same server. If the server accepts it, the silent connections are left alone (a slow statement; the statement
- * and transaction timeouts bound it); if not within `probeTimeoutMs`, they are closed with an ETIMEDOUT error.
+ * and transaction timeouts bound it); if not within `probeTimeoutMs`, they are closed (CONNECTION_CLOSED: 503).
  */
 export function createSocketWatchdog(o: WatchdogOptions): SocketWatchdog {
   const watched = new Set<Watched>();
@@ -61,7 +61,9 @@ export function createSocketWatchdog(o: WatchdogOptions): SocketWatchdog {
       for (const w of ws) {
         if (!watched.has(w) || !w.owed || w.quietSince > started) continue; // it heard from the server meanwhile
         if (reachable) w.quietSince = performance.now(); // a slow statement: look again after another probeAfterMs
-        else w.socket.destroy(unreachable(host, port, performance.now() - w.quietSince));
+        // Closed without an error: postgres.js then fails every query sent on it at once (CONNECTION_CLOSED), where an
+        // 'error' first would leave one written in between (a transaction's ROLLBACK) pending until the pool ends.
+        else w.socket.destroy();
       }
     };
     p.once('connect', () => done(true));
@@ -106,9 +108,4 @@ export function createSocketWatchdog(o: WatchdogOptions): SocketWatchdog {
 function endsWithReadyForQuery(chunk: Buffer): boolean {
   const n = chunk.length;
   return n >= 6 && chunk[n - 6] === 0x5a && chunk[n - 5] === 0 && chunk[n - 4] === 0 && chunk[n - 3] === 0 && chunk[n - 2] === 5;
-}
-
-function unreachable(host: string, port: number, quietMs: number): Error {
-  const e = new Error(`database at ${host}:${port} unreachable: no answer for ${Math.round(quietMs)} ms and a new connection to it failed`);
-  return Object.assign(e, { code: 'ETIMEDOUT' });
 }
