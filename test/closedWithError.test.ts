@@ -35,3 +35,39 @@ test('after a connection closed by a socket error mid-transaction, the next tran
     await sql.end({ timeout: 1 });
   }
 });
+
+test('a session lost while it looks up the array types (just connected) ends no process, and the next call runs', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const url = new URL(t.url);
+  let lost = false;
+  const sql = postgres(t.url, {
+    max: 1, onnotice: () => {},
+    // Each session's socket; the first one fails as soon as the array types lookup is written (a backend killed then).
+    ...({
+      socket: () => {
+        const socket = new Socket().connect(Number(url.port), url.hostname);
+        const write = socket.write;
+        socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+          const sent = (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+          if (!lost && String(chunk).includes('typarray')) {
+            lost = true;
+            setImmediate(() => socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+          }
+          return sent;
+        } as Socket['write'];
+        return socket;
+      },
+    } as object),
+  });
+  try {
+    await expect(sql`select 1 as n`).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await sql`select 2 as n`)[0].n).toBe(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect([lost, unhandled]).toEqual([true, []]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await sql.end({ timeout: 1 });
+  }
+});
