@@ -196,7 +196,7 @@ async function main() {
     const port = await freePort();
     const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(__dirname, 'faultGateway.ts')], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...gatewayEnv(port, 'overload.log'), DB_POOL_MAX: '10', DB_ACQUIRE_TIMEOUT_MS: '3000', LOG_LEVEL: 'warn' },
+      env: { ...gatewayEnv(port, 'overload.log'), DB_POOL_MAX: '10', DB_MAX_WAITING: '100', DB_ACQUIRE_TIMEOUT_MS: '3000', LOG_LEVEL: 'warn' },
     });
     await new Promise<void>((resolve) => child.stdout!.on('data', (d) => String(d).includes('listening') && resolve()));
     const url = `http://127.0.0.1:${port}`;

@@ -112,7 +112,7 @@ test('settings are frozen', () => {
 
 test('overload settings: DB_MAX_WAITING, CALLER_MAX_CONCURRENT, DB_PROBE_AFTER_MS, and a caller\'s maxConcurrent', () => {
   const defaults = loadSettings({}, project());
-  expect([defaults.db.maxWaiting, defaults.callerMaxConcurrent, defaults.db.probeAfterMs]).toEqual([100, 0, 2000]);
+  expect([defaults.db.maxWaiting, defaults.callerMaxConcurrent, defaults.db.probeAfterMs]).toEqual([500, 0, 2000]);
   const token = 'caller-token-0123456789abcdef';
   const s = loadSettings({
     DB_MAX_WAITING: '5', CALLER_MAX_CONCURRENT: '8', DB_PROBE_AFTER_MS: '0',

@@ -45,7 +45,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   SEND_TIMEOUT_MS: int(100, 3_600_000).default(30_000), // a streamed answer whose reader takes nothing this long is cut off
   BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
-  DB_MAX_WAITING: int(1, 100_000).default(100), // calls queued for a connection per database; more → 503 at once
+  DB_MAX_WAITING: int(1, 100_000).default(500), // calls queued for a connection per database; more → 503 at once
   CALLER_MAX_CONCURRENT: int(0, 100_000).default(0), // a caller's running calls per replica unless CALLERS says; 0: no limit
   DB_PROBE_AFTER_MS: int(0, 600_000).default(2_000), // a connection silent this long while owing an answer has its path probed; 0: never
 });
