@@ -11,7 +11,7 @@ export interface WatchdogOptions {
 
 export interface SocketWatchdog {
   /** postgres.js's `socket` option: opens the connection's socket and watches it. */
-  socket(options: { host: string[]; port: number[]; path?: string | false }): Socket;
+  socket(options: { host: string[]; port: number[]; path?: string | false; ssl?: unknown }): Socket;
   stop(): void;
 }
 
@@ -72,7 +72,7 @@ export function createSocketWatchdog(o: WatchdogOptions): SocketWatchdog {
   }
 
   return {
-    socket({ host, port, path }) {
+    socket({ host, port, path, ssl }) {
       const s = new Socket();
       const i = hostIndex++ % host.length;
       const w: Watched = { socket: s, host: host[i], port: port[i] ?? port[0], owed: true, quietSince: performance.now() };
@@ -80,7 +80,10 @@ export function createSocketWatchdog(o: WatchdogOptions): SocketWatchdog {
       else s.connect(w.port, w.host);
       // postgres.js reads these for TLS and its error messages, as on a socket it connected itself.
       Object.assign(s, { host: w.host, port: w.port });
-      if (path) return s; // a Unix socket has no network path to watch
+      // A Unix socket has no network path to watch. Over TLS postgres.js hands this socket to a TLSSocket and takes its
+      // listeners away, so what passes cannot be seen here: those connections rely on the statement, transaction and
+      // acquire timeouts alone.
+      if (path || (ssl && ssl !== 'disable')) return s;
       watched.add(w);
       const write = s.write;
       s.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
