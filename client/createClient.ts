@@ -1,4 +1,4 @@
-// A typed client: `client.<module>.<action>(params)` POSTs to the gateway; retries 503/504/network errors with backoff.
+// A typed client: `client.<module>.<action>(params)` POSTs to the gateway; retries 429/503/504/network errors with backoff.
 import type { RouteTable } from '../lib/modules/action';
 import type { BatchCall, CallOptions, Client } from './types';
 import type { Modules } from './modules';
@@ -10,16 +10,25 @@ export interface ClientOptions {
   /** The gateway, e.g. `http://dbapi:8000`. */
   baseUrl: string;
   token: string;
-  /** Retries after a 503, a 504 or a network error (each with the same Idempotency-Key). Default 0. */
+  /** Retries after a 429, a 503, a 504 or a network error (each with the same Idempotency-Key). Default 0. */
   retries?: number;
   /** First backoff; doubles per retry, with jitter, capped by maxBackoffMs. A 503's Retry-After wins when longer. */
   backoffMs?: number;
   maxBackoffMs?: number;
   /** Another fetch (tests, proxies). */
   fetch?: typeof fetch;
+  /**
+   * Each call's budget in ms, retries included. Every attempt sends what is left as `Request-Timeout`, so the gateway
+   * bounds its wait for a connection and its statements by it (504 past it); no retry starts once it is spent, and
+   * an attempt that gets no answer at all is abandoned a second after it.
+   */
+  timeoutMs?: number;
 }
 
-const RETRY_STATUSES = new Set([503, 504]);
+// How long past its Request-Timeout an attempt waits for the gateway's own 504 before giving up on the network.
+const DEADLINE_GRACE_MS = 1_000;
+
+const RETRY_STATUSES = new Set([429, 503, 504]); // a 429 ran nothing: always safe to send again
 
 export function createClient<M extends Record<string, RouteTable> = Modules>(o: ClientOptions): Client<M> {
   const base = o.baseUrl.replace(/\/+$/, '');
@@ -38,12 +47,21 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
     if (options.dryRun) headers.prefer = 'tx=rollback';
     if (options.requestId) headers['x-request-id'] = options.requestId;
     const body = JSON.stringify(params ?? {});
+    const budgetMs = options.timeoutMs ?? o.timeoutMs;
+    const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
+    const left = () => (deadline === undefined ? Infinity : deadline - Date.now());
     for (let attempt = 0; ; attempt++) {
       let res: Response;
+      let signal = options.signal;
+      if (deadline !== undefined) {
+        headers['request-timeout'] = String(Math.max(1, Math.ceil(left())));
+        const expiry = AbortSignal.timeout(Math.max(1, left()) + DEADLINE_GRACE_MS);
+        signal = signal ? AbortSignal.any([signal, expiry]) : expiry;
+      }
       try {
-        res = await doFetch(base + path, { method: 'POST', headers, body, signal: options.signal });
+        res = await doFetch(base + path, { method: 'POST', headers, body, signal });
       } catch (e) {
-        if (options.signal?.aborted || attempt >= retries) {
+        if (options.signal?.aborted || attempt >= retries || left() <= 0) {
           throw new DbapiError('network', `dbapi ${path}: ${(e as Error).message}`, { status: 0, cause: e });
         }
         await sleep(backoff(attempt, o));
@@ -54,10 +72,13 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
         return res.json();
       }
       if (RETRY_STATUSES.has(res.status) && attempt < retries) {
-        await res.body?.cancel();
         const retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || 0;
-        await sleep(Math.max(backoff(attempt, o), retryAfterMs));
-        continue;
+        const pauseMs = Math.max(backoff(attempt, o), retryAfterMs);
+        if (pauseMs < left()) {
+          await res.body?.cancel();
+          await sleep(pauseMs);
+          continue;
+        }
       }
       throw await toError(res, path);
     }

@@ -10,6 +10,8 @@ export interface CallOptions {
   /** Sent as `X-Request-Id`. */
   requestId?: string;
   signal?: AbortSignal;
+  /** This call's budget in ms, retries included (instead of the client's `timeoutMs`): see ClientOptions. */
+  timeoutMs?: number;
 }
 
 export type ParamsOf<A> = A extends Action<infer S, any> ? z.input<S> : never;

@@ -18,6 +18,7 @@ import { docsRoutes } from '../lib/openapi/docsRoutes';
 import { authenticate } from '../lib/auth/authenticate';
 import { refuseWhileMigrating } from '../lib/http/refuseWhileMigrating';
 import { runCall } from '../lib/calls/runCall';
+import { callerShare } from '../lib/calls/callerShare';
 import pkg from '../package.json';
 
 export interface AppDeps {
@@ -42,6 +43,7 @@ export function createApp({ settings, db, log, modules, lifecycle, metrics, idem
   app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
   app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
   app.use(refuseWhileMigrating(lifecycle)); //              503 until start-up migrations are done
+  app.use(callerShare(settings.callerMaxConcurrent)); //    a caller over its maxConcurrent → 429, before any connection
   app.use(runCall({ //                                      POST /<module>/<action> and POST /_batch: lib/calls/runCall.ts
     modules, db, log, idempotency, body: settings.body, statementTimeoutMs: settings.db.statementTimeoutMs,
     maxBatchCalls: settings.batch.maxCalls, sendTimeoutMs: settings.http.sendTimeoutMs,

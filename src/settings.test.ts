@@ -110,3 +110,17 @@ test('settings are frozen', () => {
   const s = loadSettings({}, project());
   expect(Object.isFrozen(s) && Object.isFrozen(s.db) && Object.isFrozen(s.callers)).toBe(true);
 });
+
+test('overload settings: DB_MAX_WAITING, CALLER_MAX_CONCURRENT, DB_PROBE_AFTER_MS, and a caller\'s maxConcurrent', () => {
+  const defaults = loadSettings({}, project());
+  expect([defaults.db.maxWaiting, defaults.callerMaxConcurrent, defaults.db.probeAfterMs]).toEqual([500, 0, 2000]);
+  const token = 'caller-token-0123456789abcdef';
+  const s = loadSettings({
+    DB_MAX_WAITING: '5', CALLER_MAX_CONCURRENT: '8', DB_PROBE_AFTER_MS: '0',
+    CALLERS: JSON.stringify([{ name: 'a', tokens: [token], allow: ['*'], maxConcurrent: 2 }, { name: 'b', tokens: [`${token}x`], allow: ['*'] }]),
+  }, project());
+  expect([s.db.maxWaiting, s.callerMaxConcurrent, s.db.probeAfterMs]).toEqual([5, 8, 0]);
+  expect(s.callers.map((c) => c.maxConcurrent)).toEqual([2, undefined]);
+  expect(failure({ DB_MAX_WAITING: '0' })).toMatch(/^Invalid setting DB_MAX_WAITING: /);
+  expect(failure({ CALLERS: JSON.stringify([{ name: 'a', tokens: [token], allow: ['*'], maxConcurrent: -1 }]) })).toMatch(/^Invalid setting CALLERS at 0\.maxConcurrent: /);
+});

@@ -48,6 +48,9 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   SEND_TIMEOUT_MS: int(100, 3_600_000).default(30_000), // a streamed answer whose reader takes nothing this long is cut off
   BATCH_MAX_CALLS: int(1, 10_000).default(100), // calls in one POST /_batch
+  DB_MAX_WAITING: int(1, 100_000).default(500), // calls queued for a connection per database; more → 503 at once
+  CALLER_MAX_CONCURRENT: int(0, 100_000).default(0), // a caller's running calls per replica unless CALLERS says; 0: no limit
+  DB_PROBE_AFTER_MS: int(0, 600_000).default(2_000), // a connection silent this long while owing an answer has its path probed; 0: never
 });
 
 const callersSchema = z.array(z.strictObject({
@@ -56,6 +59,7 @@ const callersSchema = z.array(z.strictObject({
   tokenSha256: z.array(z.string().regex(/^[0-9a-fA-F]{64}$/)).default([]),
   allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
   dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
+  maxConcurrent: z.number().int().min(0).max(100_000).optional(), // its fair share; default CALLER_MAX_CONCURRENT
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
 
@@ -103,6 +107,7 @@ function parseCallers(vars: Record<string, string>): Caller[] {
         tokenHashes: [...c.tokens.map(sha256), ...c.tokenSha256.map((h) => Buffer.from(h, 'hex'))],
         allow: c.allow,
         dryRun: c.dryRun,
+        ...(c.maxConcurrent === undefined ? {} : { maxConcurrent: c.maxConcurrent }),
       });
     }
   }
@@ -156,7 +161,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       prepare: s.DB_PREPARE,
       acquireTimeoutMs: s.DB_ACQUIRE_TIMEOUT_MS,
       transactionTimeoutMs: s.DB_TRANSACTION_TIMEOUT_MS,
+      maxWaiting: s.DB_MAX_WAITING,
+      probeAfterMs: s.DB_PROBE_AFTER_MS,
     },
+    callerMaxConcurrent: s.CALLER_MAX_CONCURRENT,
     idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },
     http: {
       keepAliveTimeoutMs: s.KEEP_ALIVE_TIMEOUT_MS, shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,

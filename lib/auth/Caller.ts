@@ -5,4 +5,7 @@ export interface Caller {
   readonly allow: readonly string[];
   /** May send `Prefer: tx=rollback`. */
   readonly dryRun: boolean;
+  /** Calls this caller may have running at once on one replica (its fair share); over it 429. Omitted: the default
+   *  (CALLER_MAX_CONCURRENT); 0: no limit. */
+  readonly maxConcurrent?: number;
 }

@@ -25,6 +25,7 @@ import { wantsDryRun } from './wantsDryRun';
 import { transactionPlanner } from './transactionPlanner';
 import { noTransaction } from './noTransaction';
 import { encodeJson } from './encodeJson';
+import { requestDeadline } from './requestDeadline';
 
 export interface CallDeps {
   modules: readonly LoadedModule[];
@@ -71,6 +72,7 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
   });
 
   return async function call(ctx, next) {
+    const arrived = performance.now();
     // 1. resolve: an action by its exact path, or the batch; anything else falls through (404 or another route).
     const action = byPath.get(ctx.path);
     if (!action && ctx.path !== GATEWAY_PATHS.batch) return next();
@@ -88,8 +90,10 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     // 6. idempotency: a valid Idempotency-Key, if sent.
     const key = ctx.get('idempotency-key');
     if (key) checkIdempotencyKey(key);
+    // 6b. deadline: `Request-Timeout: <ms>`, the caller's budget for the call, counted from its arrival.
+    const deadline = requestDeadline(ctx.get('request-timeout'), arrived);
     // 7. transaction options: which database and how, from what the calls' actions declare (decided there alone).
-    const plan = planTransaction(calls.map((c) => c.action), rollback);
+    const plan = planTransaction(calls.map((c) => c.action), rollback, deadline);
     // A key's first answer is stored in the call's own transaction and replayed after. A read-only call changes
     // nothing (running it again is already safe) and a call without a database has no transaction to store it in:
     // their key is checked, not stored.

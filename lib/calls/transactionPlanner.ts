@@ -22,7 +22,8 @@ const CONFLICT_RETRIES = 3;
 const STRENGTH = [undefined, 'read committed', 'repeatable read', 'serializable'] as const;
 const NONE: TransactionPlan = { database: false, options: { readOnly: true } };
 
-export type PlanTransaction = (actions: readonly LoadedAction[], rollback: boolean) => TransactionPlan;
+/** `deadline`: the caller's (`Request-Timeout`, as a `performance.now()` time), if it sent one. */
+export type PlanTransaction = (actions: readonly LoadedAction[], rollback: boolean, deadline?: number) => TransactionPlan;
 
 export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
   // A single action's options, built once per action: the common single call allocates nothing here.
@@ -32,7 +33,7 @@ export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
     if (!options) singles.set(action, (options = merged([action], defaults)));
     return options;
   };
-  return (actions, rollback) => {
+  return (actions, rollback, deadline) => {
     const using = actions.filter((a) => a.database !== false);
     if (using.length === 0) return NONE;
     const databases = new Set(using.map((a) => a.database));
@@ -43,8 +44,20 @@ export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
       });
     }
     const options = using.length === 1 ? single(using[0]) : merged(using, defaults);
+    if (deadline !== undefined) return { database: using[0].database as string, options: { ...withDeadline(options, deadline, defaults), ...(rollback && { rollback }) } };
     return { database: using[0].database as string, options: rollback ? { ...options, rollback } : options };
   };
+}
+
+/**
+ * A call with a deadline of its own: options made for this call beside the cached ones, whose statement timeout is
+ * the shorter of the action's (or the pool's; 0: none) and what is left of the caller's budget; runTransaction trims
+ * it again, and bounds the acquire wait and the transaction, when the transaction starts.
+ */
+function withDeadline(options: TransactionOptions, deadline: number, { statementTimeoutMs: poolTimeoutMs }: PlanDefaults): TransactionOptions {
+  const left = Math.max(1, Math.ceil(deadline - performance.now()));
+  const own = options.statementTimeoutMs ?? poolTimeoutMs;
+  return { ...options, deadline, statementTimeoutMs: own === 0 ? left : Math.min(own, left) };
 }
 
 function merged(actions: readonly LoadedAction[], { statementTimeoutMs: poolTimeoutMs }: PlanDefaults): TransactionOptions {

@@ -2,6 +2,7 @@
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
 import { runTransaction, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { createSocketWatchdog, type SocketWatchdog } from './createSocketWatchdog';
 
 export type { TransactionOptions, TransactionWork };
 
@@ -15,6 +16,10 @@ export interface DbOptions {
   acquireTimeoutMs: number;
   /** Bound on a started transaction as a whole: then 504 (rolled back) or 503 (commit unconfirmed). */
   transactionTimeoutMs: number;
+  /** Most calls waiting for a connection per database (DB_MAX_WAITING); more are answered 503 at once. */
+  maxWaiting?: number;
+  /** A connection silent this long while it owes an answer has its network path probed (DB_PROBE_AFTER_MS; 0: never). */
+  probeAfterMs?: number;
 }
 
 export interface Databases {
@@ -27,7 +32,13 @@ export interface Databases {
   end(): Promise<void>;
 }
 
-export function connect(url: string, o: DbOptions): Sql {
+// How long the probe of a silent connection's path (a new TCP connection) may take: a reachable server accepts in
+// well under a millisecond on a LAN, so a second without an answer means the path drops packets.
+const PROBE_TIMEOUT_MS = 1_000;
+// A commit this recent counts as the database answering, for /ready.
+const RECENT_COMMIT_MS = 1_000;
+
+export function connect(url: string, o: DbOptions, watchdog?: SocketWatchdog): Sql {
   return postgres(url, {
     max: o.poolMax,
     connect_timeout: Math.ceil(o.connectTimeoutMs / 1000),
@@ -38,6 +49,8 @@ export function connect(url: string, o: DbOptions): Sql {
     // postgres.js's default backoff grows to 20 s after repeated failures; capped so a database that comes back is
     // used again within about half a second.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+    // Our own sockets, watched for a path that went silent (see createSocketWatchdog).
+    ...(watchdog && { socket: watchdog.socket }),
     connection: {
       application_name: 'dbapi',
       TimeZone: 'UTC',
@@ -50,7 +63,13 @@ export function connect(url: string, o: DbOptions): Sql {
 }
 
 export function createDatabases(urls: Record<string, string>, options: DbOptions): Databases {
-  const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options)]));
+  const watchdog = options.probeAfterMs ? createSocketWatchdog({ probeAfterMs: options.probeAfterMs, probeTimeoutMs: PROBE_TIMEOUT_MS }) : undefined;
+  const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options, watchdog)]));
+  // Each pool's calls, running or waiting for a connection, for DB_MAX_WAITING.
+  const queues = new Map([...pools.keys()].map((name) => [name, { calls: 0 }]));
+  // When each pool last committed a transaction: /ready takes that as an answer, so under load (when a `select 1`
+  // would queue behind every waiting call) it answers at once.
+  const committed = new Map([...pools.keys()].map((name) => [name, -Infinity]));
   const pool = (name: string) => {
     const sql = pools.get(name);
     if (!sql) throw new Error(`database "${name}" is not configured`);
@@ -60,14 +79,22 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     names: [...pools.keys()],
     pool,
     transaction(name, o, fn) {
-      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs }, o, fn);
+      return runTransaction(pool(name), {
+        acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs,
+        maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: queues.get(name),
+      }, o, fn).then((value) => {
+        committed.set(name, performance.now());
+        return value;
+      });
     },
     async ready(timeoutMs) {
-      const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));
+      const now = performance.now();
+      const checks = [...pools].map(([name, sql]) => now - committed.get(name)! < RECENT_COMMIT_MS || sql`select 1`.then(() => true, () => false));
       const timeout = new Promise<boolean>((r) => setTimeout(r, timeoutMs, false).unref());
       return (await Promise.race([Promise.all(checks).then((ok) => ok.every(Boolean)), timeout])) as boolean;
     },
     async end() {
+      watchdog?.stop();
       await Promise.all([...pools.values()].map((sql) => sql.end({ timeout: 5 })));
     },
   };

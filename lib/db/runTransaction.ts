@@ -21,6 +21,11 @@ export interface TransactionOptions {
    * first statement: no extra round trip.
    */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * The caller's deadline (`performance.now()` time, from `Request-Timeout`): the acquire wait and the whole
+   * transaction end by it too (then 504), and the statement timeout is at most what is left of it.
+   */
+  deadline?: number;
 }
 
 export interface TransactionLimits {
@@ -28,6 +33,11 @@ export interface TransactionLimits {
   acquireTimeoutMs: number;
   /** How long a started transaction may take in all before its call is answered (and it is rolled back). */
   transactionTimeoutMs: number;
+  /** Most calls waiting for a connection of this pool (DB_MAX_WAITING) beyond the poolMax it runs; more → 503 at once. */
+  maxWaiting?: number;
+  poolMax?: number;
+  /** This pool's calls now, running or waiting: shared by every call on the pool. */
+  queue?: { calls: number };
 }
 
 /**
@@ -52,6 +62,21 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
 }
 
 function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+  // A bounded queue: past poolMax running and maxWaiting waiting for this pool, a call is refused at once rather than
+  // after waiting acquireTimeoutMs in a line that cannot be served in time anyway. A call counts until its transaction
+  // ends, or its BEGIN fails, even after it was answered 503: postgres.js still holds it in its queue until then.
+  const queue = limits.queue;
+  if (queue && limits.maxWaiting !== undefined && queue.calls >= limits.poolMax! + limits.maxWaiting) {
+    return Promise.reject(new ApiError('unavailable', { message: 'Too many calls are waiting for a database connection; retry later', headers: RETRY_AFTER }));
+  }
+  // What is left of the caller's own deadline bounds the acquire wait and the transaction, never beyond the server's.
+  const left = o.deadline === undefined ? Infinity : o.deadline - performance.now();
+  if (left <= 0) return Promise.reject(callerDeadline('before a database connection was taken'));
+  const acquireMs = Math.min(limits.acquireTimeoutMs, left);
+  if (queue) queue.calls++;
+  const ended = () => {
+    if (queue) queue.calls--;
+  };
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
   // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
@@ -68,20 +93,25 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       reject(error);
     };
     const timer = setTimeout(() => {
-      if (state === 'waiting') answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
-    }, limits.acquireTimeoutMs);
+      if (state !== 'waiting') return;
+      if (acquireMs < limits.acquireTimeoutMs) answerNow(callerDeadline('before a database connection was free'));
+      else answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
+    }, acquireMs);
     sql.begin(mode, async (tx) => {
       if (state === 'answered') throw new AbandonedError();
       state = 'started';
       clearTimeout(timer);
+      const remaining = o.deadline === undefined ? Infinity : o.deadline - performance.now();
+      const byCaller = remaining < limits.transactionTimeoutMs;
+      const limitMs = Math.max(0, Math.min(limits.transactionTimeoutMs, remaining));
       deadline = setTimeout(() => {
-        const cause = new Error(`transaction still ${state} after ${limits.transactionTimeoutMs} ms`);
+        const cause = new Error(`transaction still ${state} after ${limitMs} ms${byCaller ? ' (the caller\'s Request-Timeout)' : ''}`);
         expired.abort(cause);
-        if (state === 'started') answerNow(new ApiError('timeout', { cause }));
+        if (state === 'started') answerNow(byCaller ? callerDeadline('before the call finished', cause) : new ApiError('timeout', { cause }));
         // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
-      }, limits.transactionTimeoutMs);
-      const prelude = sendPrelude(tx, o);
+      }, limitMs);
+      const prelude = sendPrelude(tx, o, byCaller ? limitMs : undefined);
       const value = await fn(tx, expired.signal);
       // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
       if (prelude) await prelude;
@@ -91,10 +121,12 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       return value;
     }).then(
       (value) => {
+        ended();
         clearTimeout(deadline);
         if (state !== 'answered') resolve(value as T);
       },
       (e) => {
+        ended();
         clearTimeout(timer);
         clearTimeout(deadline);
         if (state === 'answered') return; // this call was already answered
@@ -109,9 +141,11 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
 // postgres.js write it to the transaction's connection at once (its queries are lazy otherwise), so it travels with the
 // work's first statement and runs before it. If it fails, the work's statements fail with 25P02 and postgres.js reports
 // this statement's error instead.
-function sendPrelude(tx: Tx, o: TransactionOptions): Promise<unknown> | undefined {
+// `leftMs`: what is left of the caller's deadline, the most any statement may now take.
+function sendPrelude(tx: Tx, o: TransactionOptions, leftMs?: number): Promise<unknown> | undefined {
   const params: string[] = [];
-  if (o.statementTimeoutMs !== undefined) params.push('statement_timeout', String(o.statementTimeoutMs));
+  const timeoutMs = leftMs === undefined ? o.statementTimeoutMs : Math.min(o.statementTimeoutMs || Infinity, Math.max(1, Math.ceil(leftMs)));
+  if (timeoutMs !== undefined) params.push('statement_timeout', String(timeoutMs));
   if (o.settings) for (const name in o.settings) params.push(name, o.settings[name]);
   if (params.length === 0) return undefined;
   return tx.unsafe(preludeText(params.length / 2), params).execute();
@@ -120,6 +154,11 @@ function sendPrelude(tx: Tx, o: TransactionOptions): Promise<unknown> | undefine
 const preludeTexts: string[] = [];
 function preludeText(n: number): string {
   return (preludeTexts[n] ??= `select ${Array.from({ length: n }, (_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`);
+}
+
+/** The caller's own deadline (`Request-Timeout`) passed: 504, and nothing it wrote is kept. */
+function callerDeadline(when: string, cause?: unknown): ApiError {
+  return new ApiError('timeout', { message: `The call's Request-Timeout passed ${when}; it was rolled back`, cause });
 }
 
 class DryRun {

@@ -12,6 +12,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'The request body must be application/json' },
   idempotency_mismatch: { status: 422, message: 'This Idempotency-Key was used with another action or other params' },
   headers_too_large: { status: 431, message: 'The request headers are too large' },
+  too_many_requests: { status: 429, message: 'This caller has too many calls running; retry later' },
   conflict: { status: 409, message: 'The call conflicts with concurrent or existing data; retry or change the params' },
   unavailable: { status: 503, message: 'The database is unavailable; retry later' },
   timeout: { status: 504, message: 'The call took too long and was rolled back' },

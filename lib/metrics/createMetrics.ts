@@ -15,6 +15,10 @@ export function createMetrics() {
     name: 'dbapi_request_duration_seconds', help: 'Request latency by action and caller, until the response ended',
     labelNames: ['action', 'caller'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers,
   });
+  const rejections = new Counter({
+    name: 'dbapi_caller_rejections_total', help: 'Calls refused 429 because their caller had its maxConcurrent running',
+    labelNames: ['caller'] as const, registers,
+  });
   // The labelled children, found once per label set: prom-client hashes the labels on every inc/observe otherwise.
   // Their number is bounded as the series are (actions × callers × statuses).
   const children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
@@ -30,6 +34,7 @@ export function createMetrics() {
       }
       child.count.inc();
       child.time.observe(seconds);
+      if (status === 429) rejections.labels(caller).inc();
     },
     poolSize: new Gauge({ name: 'dbapi_db_pool_size', help: 'Connections the pool may open (DB_POOL_MAX)', labelNames: ['database'] as const, registers }),
     poolInUse: new Gauge({ name: 'dbapi_db_pool_in_use', help: 'Connections holding a running transaction', labelNames: ['database'] as const, registers }),

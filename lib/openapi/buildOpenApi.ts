@@ -19,7 +19,9 @@ const errorRef = (description: string) => ({ description, content: { 'applicatio
 function errorResponses(): Record<string, unknown> {
   const byStatus = new Map<number, string[]>();
   for (const [code, { status }] of Object.entries(ERRORS)) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  return Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, codes]) => [String(status), errorRef(codes.join(', '))]));
+  return Object.fromEntries([...byStatus].sort(([a], [b]) => a - b).map(([status, codes]) => [
+    String(status), RETRY_LATER.has(status) ? { ...errorRef(codes.join(', ')), headers: RETRY_AFTER_HEADER } : errorRef(codes.join(', ')),
+  ]));
 }
 
 /**
@@ -35,6 +37,16 @@ function exampleOf(action: LoadedAction, schema: JsonSchema): { example?: unknow
   }
   return {};
 }
+// Answers that say when to try again: a caller over its fair share (429), no connection or database (503).
+const RETRY_LATER = new Set([429, 503]);
+const RETRY_AFTER_HEADER = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } } };
+
+/** `Request-Timeout`: the caller's deadline for the call, in ms (504 past it). */
+const REQUEST_TIMEOUT = {
+  name: 'Request-Timeout', in: 'header', required: false,
+  description: 'This call\'s deadline in milliseconds: it bounds the wait for a connection and every statement (504 past it), never beyond the server\'s own limits',
+  schema: { type: 'integer', minimum: 1, maximum: 99_999_999 },
+};
 
 function operation(action: LoadedAction, errors: Record<string, unknown>) {
   const params = jsonSchema(action.params, 'input');
@@ -48,6 +60,7 @@ function operation(action: LoadedAction, errors: Record<string, unknown>) {
     parameters: [
       { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', enum: ['tx=rollback'] } },
       { name: 'X-Request-Id', in: 'header', required: false, schema: { type: 'string' } },
+      REQUEST_TIMEOUT,
     ],
     requestBody: { required: false, content: { 'application/json': { schema: params, ...exampleOf(action, params) } } },
     responses: {
@@ -69,6 +82,7 @@ export function buildOpenApi(modules: readonly LoadedModule[], info: { title: st
       operationId: '_batch', tags: ['_batch'], summary: 'Several calls in one transaction',
       description: 'Runs every call in order in ONE transaction on one database: all commit or none. A failing call '
         + 'answers its error with `details.index` (0-based) and `details.action`; calls on different databases are refused (400).',
+      parameters: [REQUEST_TIMEOUT],
       requestBody: {
         required: true,
         content: { 'application/json': { schema: {

@@ -1,0 +1,73 @@
+// The root cause of the call that hung (until DB_TRANSACTION_TIMEOUT_MS) after killed backends: a connection closed by
+// a socket error (EPIPE, ECONNRESET: a backend killed while its transaction was between statements) took the ROLLBACK
+// that sql.begin sent in the meantime into its next session, where the next transaction's answers were taken as the
+// phantom's and that transaction hung. patches/postgres+3.4.9.patch fails such queries when the socket closes.
+import { Socket } from 'node:net';
+import postgres from 'postgres';
+import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(() => t.drop());
+
+test('after a connection closed by a socket error mid-transaction, the next transaction on it runs', async () => {
+  let socket: Socket | undefined;
+  const url = new URL(t.url);
+  const sql = postgres(t.url, {
+    max: 1, onnotice: () => {},
+    // The pool's one socket, kept so the test can fail it as a killed backend's EPIPE would (postgres.js's `socket`
+    // option, missing from its types).
+    ...({ socket: () => (socket = new Socket().connect(Number(url.port), url.hostname)) } as object),
+  });
+  try {
+    const first = sql.begin(async (tx) => {
+      await tx`select 1`;
+      socket!.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      await tx`select 2`; // fails with the socket's error; sql.begin then sends its ROLLBACK before 'close'
+    });
+    await expect(first).rejects.toBeTruthy();
+    const second = sql.begin(async (tx) => (await tx`select 3 as n`)[0].n);
+    const hung = new Promise((r) => setTimeout(r, 5_000, 'hung')); // the next transaction never answered, before
+    expect(await Promise.race([second, hung])).toBe(3);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+});
+
+test('a session lost while it looks up the array types (just connected) ends no process, and the next call runs', async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const url = new URL(t.url);
+  let lost = false;
+  const sql = postgres(t.url, {
+    max: 1, onnotice: () => {},
+    // Each session's socket; the first one fails as soon as the array types lookup is written (a backend killed then).
+    ...({
+      socket: () => {
+        const socket = new Socket().connect(Number(url.port), url.hostname);
+        const write = socket.write;
+        socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+          const sent = (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+          if (!lost && String(chunk).includes('typarray')) {
+            lost = true;
+            setImmediate(() => socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+          }
+          return sent;
+        } as Socket['write'];
+        return socket;
+      },
+    } as object),
+  });
+  try {
+    await expect(sql`select 1 as n`).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect((await sql`select 2 as n`)[0].n).toBe(2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect([lost, unhandled]).toEqual([true, []]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    await sql.end({ timeout: 1 });
+  }
+});
