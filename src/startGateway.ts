@@ -13,6 +13,7 @@ import { createIdempotency } from '../lib/idempotency/createIdempotency';
 import { boot } from './boot';
 import { createApp } from './app';
 import { serve } from './serve';
+import { serveMetrics } from '../lib/metrics/serveMetrics';
 
 export interface GatewayOptions {
   /** Where modules are found; default: `modules/` of the project. */
@@ -44,13 +45,17 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
   const booted = await boot(settings, log, { lifecycle, migrateNow: o.migrateNow, moduleDirs: o.moduleDirs });
   const host = o.listen?.host ?? settings.host;
   let serving;
+  let metricsServer: Server | undefined;
+  if (settings.devToken) log.warn('the development token of env/local/.env is active (no other caller is configured): never use it beyond this machine');
   try {
     const metrics = createMetrics();
     const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
     const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
     const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
     serving = await serve(app, lifecycle, { ...settings.http, host, port: o.listen?.port ?? settings.port }, log);
+    if (settings.metrics.port) metricsServer = await serveMetrics(metrics, settings.metrics, host, settings.metrics.port);
   } catch (e) {
+    await serving?.drain();
     await booted.close(); // a busy port, say: what was started (pools, the embedded database) is stopped again
     throw e;
   }
@@ -59,6 +64,7 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port, server, db: booted.db, modules: booted.modules, log, lifecycle,
     async stop() {
+      metricsServer?.close();
       await drain();
       await booted.close();
     },
