@@ -146,3 +146,13 @@ test('key rotation without a restart, JWKS fetches bounded by the cooldown, and 
   expect(app.logs.some((l) => /JWKS fetch failed: the cached keys stay in use/.test(l.message))).toBe(true);
   await idp.start();
 });
+
+test('Idempotency-Key with a role: the handler runs as the role, the stored answer needs no grants, a repeat replays', async () => {
+  const init = { token: 'ops-token-0123456789abcdef', headers: { 'idempotency-key': `k-${randomBytes(4).toString('hex')}` } };
+  const first = await app.call('/whoami/add', { body: 'o2' }, init);
+  const again = await app.call('/whoami/add', { body: 'o2' }, init);
+  expect([first.status, first.body, again.headers.get('idempotency-replayed'), again.body]).toEqual([200, { owner: 'ops', body: 'o2' }, 'true', { owner: 'ops', body: 'o2' }]);
+  expect((await app.call('/whoami/audit')).body.filter((r: { body: string }) => r.body === 'o2')).toEqual([{ caller: 'ops', db_user: role, body: 'o2' }]);
+  const ghost = await app.call('/whoami/add', { body: 'g' }, { token: 'ghost-token-0123456789abcdef', headers: { 'idempotency-key': 'k-ghost' } });
+  expect([ghost.status, ghost.body.error.message]).toEqual([403, 'The caller\'s database role does not exist']);
+});
