@@ -8,6 +8,7 @@ import { SignJWT, importJWK, base64url, type JWK } from 'jose';
 import { startTestApp, ROOT, TOKEN, type TestApp } from './support/startTestApp';
 import { startIdentityProvider, newSigningKey, AUDIENCE, type IdentityProvider } from './support/startIdentityProvider';
 import { serverUrl } from './support/testDatabase';
+import { createClient } from '../client';
 
 const role = `dbapi_t11_${randomBytes(4).toString('hex')}`;
 let idp: IdentityProvider;
@@ -155,4 +156,23 @@ test('Idempotency-Key with a role: the handler runs as the role, the stored answ
   expect((await app.call('/whoami/audit')).body.filter((r: { body: string }) => r.body === 'o2')).toEqual([{ caller: 'ops', db_user: role, body: 'o2' }]);
   const ghost = await app.call('/whoami/add', { body: 'g' }, { token: 'ghost-token-0123456789abcdef', headers: { 'idempotency-key': 'k-ghost' } });
   expect([ghost.status, ghost.body.error.message]).toEqual([403, 'The caller\'s database role does not exist']);
+});
+
+test('typed client: a token provider callback, asked again with refresh: true when the gateway calls its token invalid', async () => {
+  const asked: boolean[] = [];
+  let stale = true;
+  const client = createClient({
+    baseUrl: app.url,
+    token: async ({ refresh }) => {
+      asked.push(refresh);
+      if (stale && !refresh) return (await idp.token('billing')).replace(/\.[^.]+$/, '.c2lnbmF0dXJl'); // as if expired on the way
+      stale = false;
+      return idp.token('billing');
+    },
+  });
+  expect(await client.example.foo({ name: 'ann' })).toMatchObject({ name: 'ann' });
+  expect(await client.example.foo({ name: 'bob' })).toMatchObject({ name: 'bob' });
+  expect(asked).toEqual([false, true, false]);
+  const bad = createClient({ baseUrl: app.url, token: () => 'still.not.valid' });
+  expect(await bad.example.foo({ name: 'x' }).catch((e) => [e.status, e.code])).toEqual([401, 'unauthorized']);
 });
