@@ -12,18 +12,14 @@ export function authenticate(callers: readonly Caller[], jwt?: JwtVerifier): Mid
   const find = callerFinder(callers);
   return (ctx, next) => {
     const header = ctx.headers.authorization;
-    const caller = find(header);
+    // A JWT verified before is found first: the static lookup would digest its long token on every call (~8 µs).
+    const token = jwt && bearerToken(header);
+    const caller = (token && jwt.cached(token)) || find(header);
     if (caller) {
       ctx.state.caller = caller;
       return next();
     }
-    const token = jwt && bearerToken(header);
     if (!token) throw new ApiError('unauthorized');
-    const known = jwt.cached(token);
-    if (known) {
-      ctx.state.caller = known;
-      return next();
-    }
     // Three dot-separated parts: anything else is neither a static token we know nor a JWT.
     if (token.split('.').length !== 3) throw new ApiError('unauthorized', { headers: INVALID_TOKEN, cause: new Error('invalid token: neither a configured token nor a JWT') });
     return jwt.verify(token).then((c) => {
