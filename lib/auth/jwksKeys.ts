@@ -22,13 +22,16 @@ export function jwksKeys(o: KeySource): JWTVerifyGetKey {
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
   let jwksUrl = o.jwksUrl;
   let fetchedAt = -Infinity; // the last fetch that succeeded
-  let triedAt = -Infinity; // the last attempt, failed or not: the cooldown counts from it
+  // The cooldown counts from the last failed fetch (provider down) and, for unknown kids, from the last fetch an
+  // unknown kid caused: a key rotated in just after start is fetched at once, junk kids cause one fetch per cooldown.
+  let failedAt = -Infinity;
+  let unknownKidAt = -Infinity;
   let pending: Promise<void> | undefined;
-  const cooled = () => Date.now() - triedAt >= o.cooldownMs;
+  const since = (t: number) => Date.now() - t >= o.cooldownMs;
+  const cooled = () => since(failedAt);
 
   function refresh(): Promise<void> {
     return (pending ??= (async () => {
-      triedAt = Date.now();
       try {
         jwksUrl ??= await discover(o.issuer);
         const jwks = await getJson(jwksUrl) as JSONWebKeySet;
@@ -37,6 +40,7 @@ export function jwksKeys(o: KeySource): JWTVerifyGetKey {
         fetchedAt = Date.now();
         o.log.info({ jwt: { jwks_url: jwksUrl, keys: jwks.keys.length } }, 'JWKS fetched');
       } catch (e) {
+        failedAt = Date.now();
         o.log.warn({ jwt: { jwks_url: jwksUrl ?? null }, error: { message: (e as Error).message } }, local ? 'JWKS fetch failed: the cached keys stay in use' : 'JWKS fetch failed: no keys yet');
       } finally {
         pending = undefined;
@@ -58,8 +62,10 @@ export function jwksKeys(o: KeySource): JWTVerifyGetKey {
       if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
       // A kid we do not know: perhaps a rotated-in key. Refetch, but at most once per cooldown.
       if (pending) await pending;
-      else if (cooled()) await refresh();
-      else throw e;
+      else if (cooled() && since(unknownKidAt)) {
+        unknownKidAt = Date.now();
+        await refresh();
+      } else throw e;
       return local(header, token);
     }
   };
