@@ -69,6 +69,14 @@ test('row-level security through SET LOCAL ROLE keeps callers apart; an audit tr
   expect((await app.call('/whoami/audit')).body).toEqual([{ caller: 'billing', db_user: role, body: 'b1' }, { caller: 'ops', db_user: role, body: 'o1' }]);
 });
 
+test('a JWT without the role claim runs as the pool\'s user', async () => {
+  const { db_role: _, ...rest } = { sub: 'norole', scope: 'whoami/*', db_role: '' };
+  const token = await new SignJWT(rest).setProtectedHeader({ alg: 'RS256', kid: idp.keys[0].kid }).setIssuer(idp.issuer)
+    .setAudience(AUDIENCE).setExpirationTime('1m').sign(await importJWK(idp.keys[0], 'RS256'));
+  const res = await me(token);
+  expect([res.status, res.body.caller, res.body.user]).toEqual([200, 'norole', expect.not.stringMatching(role)]);
+});
+
 test('scopes and dry runs come from claims: no matching scope is 403', async () => {
   expect((await app.call('/example/foo', { name: 'a' }, { token: await idp.token('billing') })).status).toBe(200);
   const stranger = await idp.token('stranger');
@@ -111,6 +119,7 @@ describe('rejected tokens: 401 with WWW-Authenticate: Bearer error="invalid_toke
     ['without exp', async () => new SignJWT(claims()).setProtectedHeader({ alg: 'RS256', kid: idp.keys[0].kid }).setIssuer(idp.issuer).setAudience(AUDIENCE).sign(await importJWK(idp.keys[0], 'RS256')), /exp/],
     ['a caller name a static caller has', () => sign({ ...claims(), sub: 'default' }), /configured caller/],
     ['a role claim that is no identifier', () => sign({ ...claims(), db_role: 'x; drop table y' }), /db_role/],
+    ['a role claim that is not a string', () => sign({ ...claims(), db_role: ['a'] }), /db_role/],
   ];
   test.each(cases)('%s', async (_name, make, reason) => {
     const token = await make();

@@ -58,7 +58,8 @@ export function jwtVerifier(o: JwtOptions, staticCallers: readonly Caller[], log
     const scope = claims[o.scopeClaim];
     const patterns = typeof scope === 'string' ? scope.split(' ') : Array.isArray(scope) ? scope : [];
     const role = o.roleClaim === undefined ? undefined : claims[o.roleClaim];
-    if (o.roleClaim !== undefined && (typeof role !== 'string' || !ROLE_NAME.test(role))) return reject(`claim ${o.roleClaim} is missing or not a role name`);
+    // A token without the claim runs as the pool's user, as a static caller without a role does.
+    if (role !== undefined && (typeof role !== 'string' || !ROLE_NAME.test(role))) return reject(`claim ${o.roleClaim} is not a role name`);
     return {
       name,
       tokenHashes: [],
