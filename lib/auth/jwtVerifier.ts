@@ -32,7 +32,7 @@ export interface JwtVerifier {
 
 /** What RFC 6750 answers for a token that was sent but is not accepted. */
 export const INVALID_TOKEN = { 'WWW-Authenticate': 'Bearer error="invalid_token"' } as const;
-// The same patterns as CALLERS `allow`; anything else in the scope claim (openid, profile, …) is not ours and ignored.
+// The same patterns as CALLERS `allow`; scopes of other shapes (read:all, URLs) are not ours and ignored.
 const ALLOW = /^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/;
 const NAME = /^[\x21-\x7e]{1,128}$/;
 // Bounds the cache: about 10,000 live tokens (a few MB); past it, expired ones are swept, then all are dropped.
