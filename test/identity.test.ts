@@ -89,6 +89,8 @@ test('scopes and dry runs come from claims: no matching scope is 403', async () 
 test('an unknown role is a clear 403; the call commits nothing', async () => {
   const res = await me('ghost-token-0123456789abcdef');
   expect([res.status, res.body.error.code, res.body.error.message]).toEqual([403, 'forbidden', 'The caller\'s database role does not exist']);
+  expect((await app.call('/whoami/add', { body: 'ghost-note' }, { token: 'ghost-token-0123456789abcdef' })).status).toBe(403);
+  expect((await app.call('/whoami/notes')).body.map((n: { body: string }) => n.body)).not.toContain('ghost-note');
 });
 
 describe('rejected tokens: 401 with WWW-Authenticate: Bearer error="invalid_token", the reason logged, never the token', () => {
