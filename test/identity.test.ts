@@ -67,6 +67,9 @@ test('row-level security through SET LOCAL ROLE keeps callers apart; an audit tr
   expect((await app.call('/whoami/notes', {}, { token: 'ops-token-0123456789abcdef' })).body).toEqual([{ owner: 'ops', body: 'o1' }]);
   expect((await app.call('/whoami/notes')).body).toHaveLength(2); // the pool's user owns the table: no policy applies
   expect((await app.call('/whoami/audit')).body).toEqual([{ caller: 'billing', db_user: role, body: 'b1' }, { caller: 'ops', db_user: role, body: 'o1' }]);
+  // A row the policy refuses (SQLSTATE 42501) is a 403, not a 500.
+  const forged = await app.call('/whoami/forge', { owner: 'ops' }, { token: billing });
+  expect([forged.status, forged.body.error.code]).toEqual([403, 'forbidden']);
 });
 
 test('a JWT without the role claim runs as the pool\'s user', async () => {

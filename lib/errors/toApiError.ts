@@ -27,7 +27,7 @@ export function toApiError(error: unknown): ApiError {
     if (ROLE_STATES.has(code) && /^role ".*" does not exist$|parameter "role"/.test(String((error as Error).message))) {
       return new ApiError('forbidden', { message: 'The caller\'s database role does not exist', cause: error });
     }
-    if (code === '42501') return new ApiError('forbidden', { message: 'The database refused this caller\'s role (grants or row-level security)', cause: error });
+    if (code === '42501') return new ApiError('forbidden', { message: 'The database refused this call to this caller (grants or row-level security)', cause: error });
     // Data exceptions that a param value causes (a NUL character, an untranslatable character, a string too long for
     // its column, a number out of range): the caller's input, so a 400, without the database's wording. Other data
     // exceptions (a division by zero, a bad cast in the handler's own SQL) stay 500s.
