@@ -3,7 +3,10 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/lib', '<rootDir>/src', '<rootDir>/modules', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest'] },
+  // jose and oidc-provider ship only ES modules: swc turns them into CommonJS for jest too (Node 20 has no require(esm)
+  // in jest).
+  transform: { '^.+\\.ts$': ['@swc/jest'], '/node_modules/(jose|oidc-provider)/.+\\.js$': ['@swc/jest'] },
+  transformIgnorePatterns: ['/node_modules/(?!(jose|oidc-provider)/)'],
   globalSetup: '<rootDir>/test/support/globalSetup.ts',
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   testTimeout: 30000,

@@ -2,6 +2,8 @@
 // Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
 //          --skip-koa (no koa reference server) --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway into bench/profiles/)
 //          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
+//          --jwt (the gateway's caller is a JWT, RS256, verified against a JWKS file: the verification cache and the
+//          caller's claims in dbapi.claims; the floor and koa keep the static token)
 //          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +35,7 @@ const { values: o } = parseArgs({
     only: { type: 'string' }, // foo or bar
     'skip-koa': { type: 'boolean', default: false }, // leave out the koa reference server
     'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
+    jwt: { type: 'boolean', default: false }, // the gateway's caller sends a JWT instead of the static token
   },
 });
 const ROUNDS = Number(o.rounds);
@@ -114,6 +117,19 @@ async function dropBenchDatabase(adminUrl: string, url: string) {
   await admin.end();
 }
 
+/** With --jwt: a key pair, its JWKS in a file, and a token for the gateway's bench caller (an hour; scope `*`). */
+async function benchJwt(dir: string): Promise<{ env: Record<string, string>; token: string }> {
+  const { generateKeyPair, exportJWK, SignJWT } = await import('jose');
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const issuer = 'https://idp.bench.invalid';
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' }] }));
+  const token = await new SignJWT({ scope: 'example/*', azp: 'bench-client' }).setProtectedHeader({ alg: 'RS256', kid: 'bench' })
+    .setIssuer(issuer).setAudience('dbapi').setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(privateKey);
+  return { env: { JWT_ISSUER: issuer, JWT_AUDIENCE: 'dbapi', JWT_JWKS_FILE: join(dir, 'jwks.json') }, token };
+}
+let gatewayToken = TOKEN;
+let jwtEnv: Record<string, string> = {};
+
 async function startGateway(databaseUrl: string, logFile: string): Promise<Server> {
   const port = await freePort();
   const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
@@ -132,6 +148,7 @@ async function startGateway(databaseUrl: string, logFile: string): Promise<Serve
       LOG_LEVEL: 'info',
       MIGRATE_ON_START: 'true',
       DB_POOL_MAX: o['pool-max'],
+      ...jwtEnv,
       ...Object.fromEntries(o['gateway-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
   });
@@ -176,7 +193,7 @@ async function load(server: Server, scenario: string, seconds: number): Promise<
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.name === 'gateway' ? gatewayToken : TOKEN}` },
     requests: [{
       setupRequest(req: Record<string, unknown>) {
         n++;
@@ -241,6 +258,7 @@ async function main() {
     const databaseUrl = await createBenchDatabase(adminUrl);
     cleanups.push(() => dropBenchDatabase(adminUrl, databaseUrl));
     const logFile = join(temp, 'dbapi.log');
+    if (o.jwt) ({ env: jwtEnv, token: gatewayToken } = await benchJwt(temp));
 
     const gateway = await startGateway(databaseUrl, logFile);
     cleanups.push(() => stop(gateway));

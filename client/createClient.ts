@@ -9,7 +9,8 @@ import { GATEWAY_PATHS } from '../lib/http/gatewayPaths';
 export interface ClientOptions {
   /** The gateway, e.g. `http://dbapi:8000`. */
   baseUrl: string;
-  token: string;
+  /** A static token, or a provider called before each request, for tokens that expire (JWTs from an identity provider). */
+  token: string | TokenProvider;
   /** Retries after a 429, a 503, a 504 or a network error (each with the same Idempotency-Key). Default 0. */
   retries?: number;
   /** First backoff; doubles per retry, with jitter, capped by maxBackoffMs. A 503's Retry-After wins when longer. */
@@ -28,6 +29,13 @@ export interface ClientOptions {
 // How long past its Request-Timeout an attempt waits for the gateway's own 504 before giving up on the network.
 const DEADLINE_GRACE_MS = 1_000;
 
+/**
+ * Gives the bearer token for the next request; cache it yourself until shortly before it expires. `refresh: true`
+ * after the gateway refused the last one as invalid (it expired on the way, or keys rotated): get a new one. A call is
+ * tried once more with it.
+ */
+export type TokenProvider = (o: { refresh: boolean }) => string | Promise<string>;
+
 const RETRY_STATUSES = new Set([429, 503, 504]); // a 429 ran nothing: always safe to send again
 
 export function createClient<M extends Record<string, RouteTable> = Modules>(o: ClientOptions): Client<M> {
@@ -36,8 +44,9 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
   const retries = o.retries ?? 0;
 
   async function post(path: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
+    const token = (refresh: boolean) => (typeof o.token === 'string' ? o.token : o.token({ refresh }));
     const headers: Record<string, string> = {
-      authorization: `Bearer ${o.token}`,
+      authorization: `Bearer ${await token(false)}`,
       'content-type': 'application/json',
       accept: 'application/x-ndjson, application/json',
     };
@@ -50,6 +59,7 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
     const budgetMs = options.timeoutMs ?? o.timeoutMs;
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
     const left = () => (deadline === undefined ? Infinity : deadline - Date.now());
+    let refreshed = typeof o.token === 'string'; // a static token cannot be refreshed
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       let signal = options.signal;
@@ -70,6 +80,13 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
       if (res.ok) {
         if ((res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) return readNdjson(res.body);
         return res.json();
+      }
+      if (res.status === 401 && !refreshed && /invalid_token/.test(res.headers.get('www-authenticate') ?? '')) {
+        refreshed = true;
+        await res.body?.cancel();
+        headers.authorization = `Bearer ${await token(true)}`;
+        attempt--; // not one of the retries: the same attempt with a fresh token
+        continue;
       }
       if (RETRY_STATUSES.has(res.status) && attempt < retries) {
         const retryAfterMs = Number(res.headers.get('retry-after')) * 1000 || 0;

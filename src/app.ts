@@ -16,6 +16,7 @@ import { healthRoutes } from '../lib/http/healthRoutes';
 import { metricsRoutes } from '../lib/metrics/metricsRoutes';
 import { docsRoutes } from '../lib/openapi/docsRoutes';
 import { authenticate } from '../lib/auth/authenticate';
+import { jwtVerifier } from '../lib/auth/jwtVerifier';
 import { refuseWhileMigrating } from '../lib/http/refuseWhileMigrating';
 import { runCall } from '../lib/calls/runCall';
 import { callerShare } from '../lib/calls/callerShare';
@@ -39,9 +40,9 @@ export function createApp({ settings, db, log, modules, lifecycle, metrics, idem
   app.use(handleErrors()); //                               anything thrown below → JSON error body
   app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
   app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
-  app.use(metricsRoutes(metrics).routes()); //              GET /metrics: no token
+  app.use(metricsRoutes(metrics, settings.metrics).routes()); // GET /metrics: no token unless METRICS_TOKEN; not here with METRICS_PORT
   app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
-  app.use(authenticate(settings.callers)); //               bearer token → caller, else 401
+  app.use(authenticate(settings.callers, settings.jwt && jwtVerifier(settings.jwt, settings.callers, log))); // bearer token or JWT → caller, else 401
   app.use(refuseWhileMigrating(lifecycle)); //              503 until start-up migrations are done
   app.use(callerShare(settings.callerMaxConcurrent)); //    a caller over its maxConcurrent → 429, before any connection
   app.use(runCall({ //                                      POST /<module>/<action> and POST /_batch: lib/calls/runCall.ts

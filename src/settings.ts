@@ -6,19 +6,22 @@ import { z } from 'zod';
 import type { Caller } from '../lib/auth/Caller';
 import { sha256 } from '../lib/auth/sha256';
 import { TOKEN68, TOKEN68_RULE } from '../lib/auth/token68';
+import { ROLE_NAME, ROLE_NAME_RULE } from '../lib/auth/roleName';
 
 export class SettingsError extends Error {
   name = 'SettingsError';
 }
 
 // Secrets: each may be given directly or as X_FILE (a path, as Docker secrets provide). Never printed.
-const SECRET = /^(BEARER|CALLERS|DATABASE_URL(_[A-Z0-9_]+)?)$/;
+const SECRET = /^(BEARER|CALLERS|METRICS_TOKEN|DATABASE_URL(_[A-Z0-9_]+)?)$/;
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => {
   const error = `must be a whole number between ${min} and ${max}`; // not zod's "expected number, received NaN"
   return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
+const claim = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'a claim name (printable ASCII, no spaces)');
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 // One flat record; each default stands beside its key.
 const schema = z.object({
@@ -51,6 +54,21 @@ const schema = z.object({
   DB_MAX_WAITING: int(1, 100_000).default(500), // calls queued for a connection per database; more → 503 at once
   CALLER_MAX_CONCURRENT: int(0, 100_000).default(0), // a caller's running calls per replica unless CALLERS says; 0: no limit
   DB_PROBE_AFTER_MS: int(0, 600_000).default(2_000), // a connection silent this long while owing an answer has its path probed; 0: never
+  // JWT bearer tokens from the organisation's OpenID Connect provider (enabled by JWT_ISSUER): lib/auth/jwtVerifier.ts
+  JWT_ISSUER: z.url().optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_SKEW_S: int(0, 3_600).default(30), // leeway on exp and nbf
+  JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(), // unset: OIDC discovery from JWT_ISSUER, unless JWT_JWKS_FILE
+  JWT_JWKS_FILE: z.string().min(1).optional(),
+  JWT_JWKS_COOLDOWN_S: int(0, 3_600).default(30), // least time between two fetches of the keys (unknown kids, failures)
+  JWT_JWKS_MAX_AGE_S: int(1, 86_400).default(600), // cached keys are refreshed in the background after this
+  JWT_ALGORITHMS: z.string().default(ASYMMETRIC.join(',')).transform((v) => v.split(',').map((a) => a.trim())).pipe(z.array(z.enum(ASYMMETRIC, `asymmetric algorithms only, comma-separated: ${ASYMMETRIC.join(', ')}`)).min(1)),
+  JWT_CALLER_CLAIM: claim.default('sub'),
+  JWT_SCOPE_CLAIM: claim.default('scope'),
+  JWT_ROLE_CLAIM: claim.optional(),
+  JWT_DRY_RUN_CLAIM: claim.default('dbapi_dry_run'),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, TOKEN68_RULE).optional(),
+  METRICS_PORT: int(1, 65535).optional(), // /metrics on this port only, not on PORT
 });
 
 const callersSchema = z.array(z.strictObject({
@@ -60,6 +78,7 @@ const callersSchema = z.array(z.strictObject({
   allow: z.array(z.string().regex(/^(\*|[a-z0-9_-]+(\/(\*|[a-z0-9_-]+))?)$/, 'patterns look like *, module/*, module/action or module (its root action)')).min(1),
   dryRun: z.boolean().default(false), // may send `Prefer: tx=rollback`
   maxConcurrent: z.number().int().min(0).max(100_000).optional(), // its fair share; default CALLER_MAX_CONCURRENT
+  role: z.string().regex(ROLE_NAME, ROLE_NAME_RULE).optional(), // its transactions take it with SET LOCAL ROLE
 }).refine((c) => c.tokens.length + c.tokenSha256.length > 0, 'needs tokens or tokenSha256'));
 
 
@@ -84,7 +103,7 @@ function readVariables(env: NodeJS.ProcessEnv, root: string): Record<string, str
   return vars;
 }
 
-function parseCallers(vars: Record<string, string>): Caller[] {
+function parseCallers(vars: Record<string, string>, devToken: boolean): Caller[] {
   const callers: Caller[] = [];
   if (vars.CALLERS) {
     let json: unknown;
@@ -108,13 +127,51 @@ function parseCallers(vars: Record<string, string>): Caller[] {
         allow: c.allow,
         dryRun: c.dryRun,
         ...(c.maxConcurrent === undefined ? {} : { maxConcurrent: c.maxConcurrent }),
+        ...(c.role ? { role: c.role } : {}),
       });
     }
   }
-  if (vars.BEARER) callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'], dryRun: true });
+  if (vars.BEARER && !(devToken && (callers.length > 0 || vars.JWT_ISSUER))) {
+    // Caller names are unique across every source: they key Idempotency-Key answers, log lines and metrics.
+    if (callers.some((c) => c.name === 'default')) throw new SettingsError('Invalid setting CALLERS: caller "default" is also the name of BEARER\'s caller; rename it');
+    callers.push({ name: 'default', tokenHashes: [sha256(vars.BEARER)], allow: ['*'], dryRun: true });
+  }
   return callers;
 }
 
+/** JWT settings when JWT_ISSUER is set; any other JWT_ setting without it stops the start. */
+function parseJwt(s: z.infer<typeof schema>, root: string) {
+  if (!s.JWT_ISSUER) {
+    for (const key of ['JWT_AUDIENCE', 'JWT_JWKS_URL', 'JWT_JWKS_FILE', 'JWT_ROLE_CLAIM'] as const) {
+      if (s[key] !== undefined) throw new SettingsError(`Invalid setting ${key}: needs JWT_ISSUER`);
+    }
+    return undefined;
+  }
+  if (s.JWT_JWKS_URL && s.JWT_JWKS_FILE) throw new SettingsError('Invalid setting JWT_JWKS_FILE: give JWT_JWKS_URL or JWT_JWKS_FILE, not both');
+  let jwksFile: { keys: unknown[] } | undefined;
+  if (s.JWT_JWKS_FILE) {
+    try {
+      jwksFile = JSON.parse(readFileSync(resolve(root, s.JWT_JWKS_FILE), 'utf8'));
+    } catch {
+      throw new SettingsError('Invalid setting JWT_JWKS_FILE: cannot read a JSON file there');
+    }
+    if (!Array.isArray(jwksFile?.keys)) throw new SettingsError('Invalid setting JWT_JWKS_FILE: not a JSON Web Key Set ({"keys": [...]})');
+  }
+  return {
+    issuer: s.JWT_ISSUER,
+    audience: s.JWT_AUDIENCE,
+    clockSkewS: s.JWT_CLOCK_SKEW_S,
+    jwksUrl: s.JWT_JWKS_URL,
+    jwksFile,
+    jwksCooldownS: s.JWT_JWKS_COOLDOWN_S,
+    jwksMaxAgeS: s.JWT_JWKS_MAX_AGE_S,
+    algorithms: s.JWT_ALGORITHMS,
+    callerClaim: s.JWT_CALLER_CLAIM,
+    scopeClaim: s.JWT_SCOPE_CLAIM,
+    roleClaim: s.JWT_ROLE_CLAIM,
+    dryRunClaim: s.JWT_DRY_RUN_CLAIM,
+  };
+}
 
 /** Named databases: DATABASE_URL is `default`, DATABASE_URL_<NAME> is `<name>`. Undefined `default` means embedded. */
 function parseDatabases(vars: Record<string, string>): Record<string, string | undefined> {
@@ -136,9 +193,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
     throw new SettingsError(`Invalid setting ${issue.path.join('.')}: ${issue.message}`);
   }
   const s = parsed.data;
-  const callers = parseCallers(vars);
-  if (callers.length === 0 && s.ENVIRONMENT !== 'local' && s.ENVIRONMENT !== 'test') {
-    throw new SettingsError(`Invalid setting BEARER: no token is configured (BEARER, BEARER_FILE, CALLERS or CALLERS_FILE); required when ENVIRONMENT is ${s.ENVIRONMENT}`);
+  // The development token: BEARER as env/local/.env ships it (not a real variable). It is active only when no other
+  // caller is configured, so a forgotten ENVIRONMENT cannot leave it valid beside real callers.
+  const devToken = s.ENVIRONMENT === 'local' && env.BEARER === undefined && env.BEARER_FILE === undefined && vars.BEARER !== undefined;
+  const callers = parseCallers(vars, devToken);
+  const jwt = parseJwt(s, root);
+  if (callers.length === 0 && !jwt && s.ENVIRONMENT !== 'local' && s.ENVIRONMENT !== 'test') {
+    throw new SettingsError(`Invalid setting BEARER: no token is configured (BEARER, BEARER_FILE, CALLERS, CALLERS_FILE or JWT_ISSUER); required when ENVIRONMENT is ${s.ENVIRONMENT}`);
   }
   const databases = parseDatabases(vars);
   const embedded = databases.default === undefined;
@@ -151,6 +212,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
     embedded: embedded ? { dir: resolve(root, s.DATA_DIR, 'postgres') } : undefined,
     migrateOnStart: s.MIGRATE_ON_START ?? embedded,
     callers,
+    /** The development token of env/local/.env is the only caller (start-up logs it). */
+    devToken: devToken && callers.length === 1 && callers[0].name === 'default',
+    jwt,
+    metrics: { token: s.METRICS_TOKEN ? sha256(s.METRICS_TOKEN) : undefined, port: s.METRICS_PORT },
     log: { level: s.LOG_LEVEL, file: s.LOG_FILE ? resolve(root, s.LOG_FILE) : undefined },
     body: { limitBytes: s.BODY_LIMIT_BYTES, maxDepth: s.JSON_MAX_DEPTH },
     db: {

@@ -14,6 +14,7 @@ import { readJsonBody } from '../http/readJsonBody';
 import { methodNotAllowed } from '../http/methodNotAllowed';
 import { GATEWAY_PATHS } from '../http/gatewayPaths';
 import { checkScope } from '../auth/checkScope';
+import { transactionSettings } from '../auth/transactionSettings';
 import { checkIdempotencyKey } from '../idempotency/createIdempotency';
 import { ApiError } from '../errors/ApiError';
 import { toApiError } from '../errors/toApiError';
@@ -94,12 +95,14 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     const deadline = requestDeadline(ctx.get('request-timeout'), arrived);
     // 7. transaction options: which database and how, from what the calls' actions declare (decided there alone).
     const plan = planTransaction(calls.map((c) => c.action), rollback, deadline);
+    // Who called (dbapi.caller, dbapi.claims, the caller's role), sent with BEGIN: the plan stays cached per action.
+    const options = plan.database === false ? plan.options : { ...plan.options, settings: transactionSettings(caller) };
     // A key's first answer is stored in the call's own transaction and replayed after. A read-only call changes
     // nothing (running it again is already safe) and a call without a database has no transaction to store it in:
     // their key is checked, not stored.
     if (key && plan.database !== false && !plan.options.readOnly) {
       const answer = await idempotency.call({
-        database: plan.database, caller: caller.name, key, action: ctx.state.action, options: plan.options,
+        database: plan.database, caller: caller.name, key, action: ctx.state.action, options,
         // A batch is compared by its calls as sent (as it always was, so keys stored before an upgrade still replay).
         params: action ? calls[0].params : (body.calls as SentCall[]).map(({ action: id, params = {} }) => ({ action: id, params })),
         // 8. + 9. the handlers, encoded as one JSON body (a stream is gathered: the stored answer is one body).
@@ -115,7 +118,7 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     // 9. encode, or stream inside the transaction: it commits only after the last item is sent.
     const result = plan.database === false
       ? await answer(ctx, calls, noTransaction)
-      : await db.transaction(plan.database, plan.options, (tx, deadline) => answer(ctx, calls, tx, deadline));
+      : await db.transaction(plan.database, options, (tx, deadline) => answer(ctx, calls, tx, deadline));
     if (result === STREAMED) return;
     ctx.set('Content-Type', JSON_TYPE);
     ctx.body = encodeJson(result);

@@ -14,7 +14,7 @@ export function handleErrors(): Middleware<AppState> {
       ctx.state.error = error;
       ctx.status = error.status;
       ctx.set(error.headers ?? {});
-      if (error.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      if (error.status === 401 && !error.headers?.['WWW-Authenticate']) ctx.set('WWW-Authenticate', 'Bearer');
       ctx.type = 'application/json';
       ctx.body = JSON.stringify({
         error: { code: error.code, message: error.message, requestId: ctx.state.requestId, details: error.details },

@@ -54,7 +54,11 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
       }
       // Params compared by a digest of their canonical JSON: key order does not matter, values do.
       const digest = sha256(stringify(params) ?? 'null').toString('hex');
-      return db.transaction(database, options, async (tx) => {
+      // A caller's role (SET LOCAL ROLE) is taken only around its handler: the stored answers are the gateway's,
+      // and the role needs no grants on them. Both switches travel with the next statement (no extra round trip).
+      const role = options.settings?.role;
+      const { role: _role, ...settings } = options.settings ?? {};
+      return db.transaction(database, role ? { ...options, settings } : options, async (tx) => {
         // The claim: a concurrent duplicate blocks on this row's unique key until the first call commits (then it
         // replays) or rolls back (then it runs). An expired answer is taken over as if absent.
         const [claimed] = await tx`
@@ -71,8 +75,16 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
           if (stored.action !== action || digest !== stored.params_sha256) throw new ApiError('idempotency_mismatch');
           return { status: stored.status, body: stored.body, replayed: true };
         }
-        const body = await run(tx);
+        const asRole = role ? quiet(tx`select set_config('role', ${role}, true)`.execute()) : undefined;
+        // A failed switch aborts the transaction: its own error (an unknown role) is the one to answer.
+        const body = await run(tx).catch(async (e) => {
+          await asRole;
+          throw e;
+        });
+        await asRole;
+        const unrole = role ? quiet(tx`select set_config('role', 'none', true)`.execute()) : undefined;
         await tx`update dbapi_idempotency set status = 200, body = ${body} where caller = ${caller} and key = ${key}`;
+        await unrole;
         return { status: 200, body, replayed: false };
       });
     },
@@ -84,4 +96,10 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
     },
   };
   return self;
+}
+
+/** The same promise, marked handled: it is awaited later, after the statements pipelined behind it. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }

@@ -73,8 +73,10 @@ async function* encode(ctx: AppContext, first: IteratorResult<unknown>, items: A
     }
     yield asArray ? `${chunk}]` : chunk;
   } catch (e) {
-    // Noted before the response is cut off, so the access line of this request (written on close) carries it.
-    ctx.state.error = toApiError(e);
+    // Noted before the response is cut off, so the access line of this request (written on close) carries it. The
+    // deadline's abort reaches here too (Readable.from throws it into this generator when it is parked at a yield):
+    // that one streamResult records as the 504 it is.
+    if ((e as Error)?.name !== 'AbortError') ctx.state.error = toApiError(e);
     throw e;
   } finally {
     await items.return?.(); // the client left, an error, a timeout: close the cursor
