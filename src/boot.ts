@@ -40,7 +40,7 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
     : undefined;
   if (embedded) log.info({ dir: settings.embedded!.dir }, 'embedded PostgreSQL started on loopback');
   const urls = { ...settings.databases, default: embedded?.url ?? settings.databases.default! } as Record<string, string>;
-  const db = createDatabases(urls, settings.db);
+  const db = createDatabases(urls, settings.db, settings.replicas);
   let closed = false;
   const close = async () => {
     closed = true;

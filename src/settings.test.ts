@@ -109,3 +109,17 @@ test('settings are frozen', () => {
   const s = loadSettings({}, project());
   expect(Object.isFrozen(s) && Object.isFrozen(s.db) && Object.isFrozen(s.callers)).toBe(true);
 });
+
+test('DATABASE_URL_REPLICAS and DATABASE_URL_<NAME>_REPLICAS add read replicas (comma-separated, _FILE too), not databases', () => {
+  const root = project();
+  writeFileSync(join(root, 'replicas'), 'postgres://r3/x\n');
+  const s = loadSettings({
+    DATABASE_URL: 'postgres://p/x', DATABASE_URL_REPLICAS: 'postgres://r1/x, postgres://r2/x', DATABASE_URL_SALES: 'postgres://s/x',
+    DATABASE_URL_SALES_REPLICAS_FILE: 'replicas', DB_REPLICA_MAX_LAG_MS: '800',
+  }, root);
+  expect(s.databases).toEqual({ default: 'postgres://p/x', sales: 'postgres://s/x' });
+  expect(s.replicas).toEqual({ default: ['postgres://r1/x', 'postgres://r2/x'], sales: ['postgres://r3/x'] });
+  expect([s.db.replicaMaxLagMs, s.db.replicaCheckMs]).toEqual([800, 1000]);
+  expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_OTHER_REPLICAS: 'postgres://r/x' })).toMatch(/^Invalid setting DATABASE_URL_OTHER_REPLICAS: no database "other"/);
+  expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_REPLICAS: 'mysql://r/x' })).toMatch(/^Invalid setting DATABASE_URL_REPLICAS: must be/);
+});

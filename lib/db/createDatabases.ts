@@ -1,9 +1,11 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { runTransaction, type Consistency, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { createReplicaSet, type Replica, type ReplicaSet } from './replicaSet';
+import { isReplicaFault } from './isReplicaFault';
 
-export type { TransactionOptions, TransactionWork };
+export type { Consistency, TransactionOptions, TransactionWork };
 
 export interface DbOptions {
   poolMax: number;
@@ -15,13 +17,25 @@ export interface DbOptions {
   acquireTimeoutMs: number;
   /** Bound on a started transaction as a whole: then 504 (rolled back) or 503 (commit unconfirmed). */
   transactionTimeoutMs: number;
+  /** A replica lagging more is skipped (DB_REPLICA_MAX_LAG_MS). */
+  replicaMaxLagMs?: number;
+  /** How often replicas are checked (DB_REPLICA_CHECK_MS). */
+  replicaCheckMs?: number;
 }
 
 export interface Databases {
   readonly names: readonly string[];
   /** The pool itself: for migrations and tools, never handed to handlers. */
   pool(name: string): Sql;
-  transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>): Promise<T>;
+  /**
+   * A read-only transaction runs on a usable replica of the database when it has one (and, given `consistency.minLsn`,
+   * one that has replayed that far), else on the primary; a replica that fails it in a way the primary would not
+   * (its connection, its shutdown, a recovery conflict) has it run again on the primary. A write on a database with
+   * replicas sets `consistency.lsn` when `consistency` is given.
+   */
+  transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T>;
+  /** The replicas of each database that has any (for metrics). */
+  readonly replicas: ReadonlyMap<string, ReplicaSet>;
   /** Whether every database answers `select 1` within `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   end(): Promise<void>;
@@ -49,8 +63,13 @@ export function connect(url: string, o: DbOptions): Sql {
   }) as unknown as Sql;
 }
 
-export function createDatabases(urls: Record<string, string>, options: DbOptions): Databases {
+export function createDatabases(urls: Record<string, string>, options: DbOptions, replicaUrls: Record<string, readonly string[]> = {}): Databases {
   const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options)]));
+  // Pools per replica are sized like the primary's.
+  const replicas = new Map(Object.entries(replicaUrls).filter(([name, list]) => pools.has(name) && list.length > 0).map(([name, list]) => [name, createReplicaSet(list, (url) => connect(url, options), {
+    maxLagMs: options.replicaMaxLagMs ?? 5_000, checkMs: options.replicaCheckMs ?? 1_000, checkTimeoutMs: Math.max(options.connectTimeoutMs, 1_000),
+  })]));
+  const limits = { acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs };
   const pool = (name: string) => {
     const sql = pools.get(name);
     if (!sql) throw new Error(`database "${name}" is not configured`);
@@ -59,8 +78,15 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   return {
     names: [...pools.keys()],
     pool,
-    transaction(name, o, fn) {
-      return runTransaction(pool(name), { acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs }, o, fn);
+    replicas,
+    transaction(name, o, fn, consistency) {
+      const set = replicas.get(name);
+      if (!set) return runTransaction(pool(name), limits, o, fn);
+      const replica = o.readOnly ? set.pick(consistency?.minLsn) : undefined;
+      if (replica) return onReplica(set, replica, name, o, fn);
+      // A write's LSN is read only where there is a replica to read it back from.
+      if (consistency && !o.readOnly && !o.rollback) consistency.lsnAfterCommit = true;
+      return runTransaction(pool(name), limits, o, fn, consistency);
     },
     async ready(timeoutMs) {
       const checks = [...pools.values()].map((sql) => sql`select 1`.then(() => true, () => false));
@@ -68,7 +94,29 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
       return (await Promise.race([Promise.all(checks).then((ok) => ok.every(Boolean)), timeout])) as boolean;
     },
     async end() {
+      await Promise.all([...replicas.values()].map((set) => set.end()));
       await Promise.all([...pools.values()].map((sql) => sql.end({ timeout: 5 })));
     },
   };
+
+  /**
+   * A read on a replica. Should the replica fail it before the work ran at all (no connection, no BEGIN in time), or
+   * with a fault of its own while it ran (see isReplicaFault), the read runs again on the primary: it is read only,
+   * so running it twice changes nothing, and a replica's failure never fails a call that the primary could answer.
+   */
+  async function onReplica<T>(set: ReplicaSet, replica: Replica, name: string, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+    let ran = false;
+    try {
+      const value = await runTransaction(replica.sql, limits, o, (tx, deadline) => {
+        ran = true;
+        return fn(tx, deadline);
+      });
+      replica.calls++;
+      return value;
+    } catch (e) {
+      if (ran && !isReplicaFault(e)) throw e;
+      if ((e as { code?: string }).code !== '40001') set.failed(replica); // a recovery conflict is no outage
+      return runTransaction(pool(name), limits, o, fn);
+    }
+  }
 }

@@ -23,6 +23,16 @@ export interface TransactionOptions {
   settings?: Readonly<Record<string, string>>;
 }
 
+/** A call's read-your-writes state: the LSN its reads need (Dbapi-Min-Lsn) in, the LSN its commit reached out. */
+export interface Consistency {
+  /** A read is served by a replica only once it has replayed this far. */
+  minLsn?: bigint;
+  /** Set on commit when asked for (`lsnAfterCommit`): an LSN at or after the commit record (`Dbapi-Lsn`). */
+  lsn?: string;
+  /** Ask for `lsn`: `select pg_current_wal_insert_lsn()` pipelined right behind COMMIT, on the same connection. */
+  lsnAfterCommit?: boolean;
+}
+
 export interface TransactionLimits {
   /** How long a call may wait for a connection and its BEGIN before it is answered 503. */
   acquireTimeoutMs: number;
@@ -38,10 +48,10 @@ export type TransactionWork<T> = (tx: Tx, deadline: AbortSignal) => Promise<T> |
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
-export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await attemptOnce(sql, limits, o, fn);
+      return await attemptOnce(sql, limits, o, fn, consistency);
     } catch (e) {
       const code = (e as { code?: string }).code ?? '';
       if (!RETRYABLE.has(code) || attempt >= (o.conflictRetries ?? 0)) throw e;
@@ -51,7 +61,11 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
   }
 }
 
-function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+// The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit off the commit record may
+// not be written yet when COMMIT answers, but it is always inserted.
+const LSN_AFTER_COMMIT = 'select pg_current_wal_insert_lsn()::text as lsn';
+
+function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
   // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
@@ -62,6 +76,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   let deadline: NodeJS.Timeout | undefined;
   const expired = new AbortController();
   const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
+  let committed: { afterCommit?: unknown } | undefined;
   return new Promise<T>((resolve, reject) => {
     const answerNow = (error: ApiError) => {
       state = 'answered';
@@ -88,10 +103,13 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
       if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
       state = 'committing';
+      // Our postgres.js patch sends this right behind its COMMIT and leaves the rows in its place.
+      if (consistency?.lsnAfterCommit) (committed = tx as { afterCommit?: unknown }).afterCommit = LSN_AFTER_COMMIT;
       return value;
     }).then(
       (value) => {
         clearTimeout(deadline);
+        if (committed) consistency!.lsn = (committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
         if (state !== 'answered') resolve(value as T);
       },
       (e) => {
