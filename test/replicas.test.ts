@@ -5,6 +5,9 @@ import postgres from 'postgres';
 import { startTestApp, ROOT, type TestApp, type CallResult } from './support/startTestApp';
 import { startStreamingPair, type StreamingPair } from './support/streamingReplica';
 import type { ReplicaState } from '../lib/db/replicaSet';
+import { createClient } from '../client';
+import { TOKEN } from './support/startTestApp';
+import type rw from './fixtures/replicas/rw';
 
 let pair: StreamingPair;
 let app: TestApp;
@@ -63,6 +66,11 @@ test('reads land on the replica, writes on the primary; a write answers Dbapi-Ls
   // Reads are not given an LSN; a bad Dbapi-Min-Lsn is a 400.
   expect(read.headers.get('dbapi-lsn')).toBeNull();
   expect([400, 'invalid_params']).toEqual([(await get('a', 'nope')).status, (await get('a', 'nope')).body.error.code]);
+  // A write with an Idempotency-Key answers its LSN too, first and replayed; a read-only batch runs on the replica.
+  const keyed = [await app.call('/rw/put', { key: 'k', value: 2 }, { headers: { 'idempotency-key': 'rw-1' } }), await app.call('/rw/put', { key: 'k', value: 2 }, { headers: { 'idempotency-key': 'rw-1' } })];
+  expect(keyed.map((r) => [r.status, LSN.test(r.headers.get('dbapi-lsn') ?? '')])).toEqual([[200, true], [200, true]]);
+  const batch = await app.call('/_batch', { calls: [{ action: 'rw/get', params: { key: 'a' } }, { action: 'rw/get', params: { key: 'a' } }] });
+  expect(batch.body.results).toEqual([{ standby: true, value: 1 }, { standby: true, value: 1 }]);
   const metrics = (await app.call('/metrics', undefined, { method: 'GET', token: null })).text;
   expect(metrics).toMatch(/dbapi_replica_state\{database="default",replica="127\.0\.0\.1:\d+",state="up"\} 1/);
   expect(metrics).toMatch(/dbapi_replica_calls\{database="default",replica="127\.0\.0\.1:\d+"\} [1-9]/);
@@ -92,6 +100,25 @@ test('read-your-writes under load while replay is delayed: every read sees its o
     }));
     expect(failures).toEqual([]);
     expect(seen.primary).toBeGreaterThan(0); // the delayed replica had not replayed them yet
+  } finally {
+    await applyDelay(0);
+  }
+});
+
+test('the typed client carries the highest Dbapi-Lsn it was answered as Dbapi-Min-Lsn: its reads see its writes', async () => {
+  await applyDelay(300);
+  try {
+    const sent: Array<string | null> = [];
+    const client = createClient<{ rw: typeof rw }>({
+      baseUrl: app.url, token: TOKEN,
+      fetch: (url, init) => (sent.push(new Headers(init?.headers).get('dbapi-min-lsn')), fetch(url, init)),
+    });
+    for (let i = 1; i <= 5; i++) {
+      await client.rw.put({ key: 'client', value: i });
+      expect((await client.rw.get({ key: 'client' })).value).toBe(i);
+    }
+    expect(sent[0]).toBeNull();
+    expect(sent.slice(1).every((lsn) => lsn && LSN.test(lsn))).toBe(true);
   } finally {
     await applyDelay(0);
   }

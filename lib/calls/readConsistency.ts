@@ -2,7 +2,7 @@
 // it) that a replica must have replayed before it may serve this call's reads.
 import type { Context } from 'koa';
 import type { Consistency } from '../db/createDatabases';
-import { parseLsn } from '../db/replicaSet';
+import { parseLsn } from '../db/parseLsn';
 import { ApiError } from '../errors/ApiError';
 
 export function readConsistency(ctx: Context): Consistency {

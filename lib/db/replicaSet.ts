@@ -1,6 +1,7 @@
 // The read replicas of one database: a pool each, their health, lag and replayed LSN read on an interval, and the
 // choice of a replica for a read (one that is up, within the lag bound and, for read-your-writes, replayed far enough).
 import type { Sql } from 'postgres';
+import { parseLsn } from './parseLsn';
 
 export type ReplicaState = 'unknown' | 'up' | 'lagging' | 'down';
 
@@ -97,10 +98,4 @@ export function createReplicaSet(urls: readonly string[], connect: (url: string)
   const interval = setInterval(() => void self.check(), o.checkMs).unref();
   void self.check();
   return self;
-}
-
-/** `16/B374D848` → a number that orders as the WAL does; undefined if it is not an LSN. */
-export function parseLsn(text: string): bigint | undefined {
-  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
-  return m ? (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`) : undefined;
 }
