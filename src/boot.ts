@@ -8,6 +8,7 @@ import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
 import { loadModules, ModuleError, type LoadedModule } from '../lib/modules/loadModules';
 import { migrate } from '../lib/db/migrate';
+import { migrationDatabases } from '../lib/db/migrationDatabases';
 import { toApiError } from '../lib/errors/toApiError';
 
 export interface Booted {
@@ -41,15 +42,18 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
   if (embedded) log.info({ dir: settings.embedded!.dir }, 'embedded PostgreSQL started on loopback');
   const urls = { ...settings.databases, default: embedded?.url ?? settings.databases.default! } as Record<string, string>;
   const db = createDatabases(urls, settings.db, settings.replicas);
+  const migrations = migrationDatabases(db, settings.migrateDatabaseUrl, settings.db); // MIGRATE_DATABASE_URL: direct
   let closed = false;
   const close = async () => {
     closed = true;
+    await migrations.end();
     await db.end();
     await embedded?.stop();
   };
   if (!migrateNow) return { db, modules, close };
   try {
-    await migrate(db, modules, log);
+    await migrate(migrations.db, modules, log);
+    await migrations.end();
   } catch (e) {
     if (!lifecycle || !isUnreachable(e)) {
       await close();
@@ -62,7 +66,8 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
         await new Promise((r) => setTimeout(r, wait));
         if (closed) return;
         try {
-          await migrate(db, modules, log);
+          await migrate(migrations.db, modules, log);
+          await migrations.end();
           lifecycle.migrating = false;
           log.info('migrations done: ready');
           return;
