@@ -8,6 +8,7 @@ import type { ReplicaState } from '../lib/db/replicaSet';
 import { createClient } from '../client';
 import { TOKEN } from './support/startTestApp';
 import type rw from './fixtures/replicas/rw';
+import { parseLsn } from '../lib/db/parseLsn';
 
 let pair: StreamingPair;
 let app: TestApp;
@@ -100,6 +101,19 @@ test('read-your-writes under load while replay is delayed: every read sees its o
     }));
     expect(failures).toEqual([]);
     expect(seen.primary).toBeGreaterThan(0); // the delayed replica had not replayed them yet
+  } finally {
+    await applyDelay(0);
+  }
+});
+
+test('a replica thought to have replayed a Dbapi-Min-Lsn but behind it after all: checked in the transaction, served by the primary', async () => {
+  await applyDelay(1_000);
+  try {
+    const lsn = (await put('behind', 7)).headers.get('dbapi-lsn')!;
+    replica().replayLsn = parseLsn(lsn)!; // a stale view, as just after the replica restarted
+    const read = (minLsn?: bigint) => app.db.transaction('default', { readOnly: true }, async (tx) => (await tx`select pg_is_in_recovery() as standby, (select value from rw_kv where key = 'behind') as value`)[0], { minLsn });
+    expect(await read(parseLsn(lsn))).toEqual({ standby: false, value: 7 });
+    expect(replica().state).toBe('up'); // behind is no outage
   } finally {
     await applyDelay(0);
   }

@@ -1,7 +1,7 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, type Consistency, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { runTransaction, ReplicaBehindError, type Consistency, type TransactionOptions, type TransactionWork } from './runTransaction';
 import { createReplicaSet, type Replica, type ReplicaSet } from './replicaSet';
 import { isReplicaFault } from './isReplicaFault';
 
@@ -83,7 +83,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
       const set = replicas.get(name);
       if (!set) return runTransaction(pool(name), limits, o, fn);
       const replica = o.readOnly ? set.pick(consistency?.minLsn) : undefined;
-      if (replica) return onReplica(set, replica, name, o, fn);
+      if (replica) return onReplica(set, replica, name, o, fn, consistency?.minLsn);
       // A write's LSN is read only where there is a replica to read it back from.
       if (consistency && !o.readOnly && !o.rollback) consistency.lsnAfterCommit = true;
       return runTransaction(pool(name), limits, o, fn, consistency);
@@ -104,18 +104,19 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
    * with a fault of its own while it ran (see isReplicaFault), the read runs again on the primary: it is read only,
    * so running it twice changes nothing, and a replica's failure never fails a call that the primary could answer.
    */
-  async function onReplica<T>(set: ReplicaSet, replica: Replica, name: string, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+  async function onReplica<T>(set: ReplicaSet, replica: Replica, name: string, o: TransactionOptions, fn: TransactionWork<T>, minLsn?: bigint): Promise<T> {
     let ran = false;
     try {
       const value = await runTransaction(replica.sql, limits, o, (tx, deadline) => {
         ran = true;
         return fn(tx, deadline);
-      });
+      }, minLsn === undefined ? undefined : { minLsn, checkReplayed: true });
       replica.calls++;
       return value;
     } catch (e) {
       if (ran && !isReplicaFault(e)) throw e;
-      if ((e as { code?: string }).code !== '40001') set.failed(replica); // a recovery conflict is no outage
+      // A recovery conflict is no outage, nor is a replica a few ms behind what its last check said.
+      if ((e as { code?: string }).code !== '40001' && !(e instanceof ReplicaBehindError)) set.failed(replica);
       return runTransaction(pool(name), limits, o, fn);
     }
   }

@@ -1,3 +1,5 @@
+import { ReplicaBehindError } from './runTransaction';
+
 // Whether an error from a read on a replica is the replica's own fault, which the primary would not have: its
 // connection lost or refused, its shutdown, a recovery conflict. Errors already answered (an ApiError: a stream cut off
 // after its first item, a timeout) and the work's own errors are not.
@@ -11,6 +13,7 @@ const CONNECTION_ERRORS = new Set([
 ]);
 
 export function isReplicaFault(error: unknown): boolean {
+  if (error instanceof ReplicaBehindError) return true;
   const e = error as { code?: unknown; name?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (e?.name === 'PostgresError') return REPLICA_STATES.has(code) || code.startsWith('08');

@@ -12,7 +12,7 @@ export interface Replica {
   state: ReplicaState;
   /** Replay lag at the last check, in ms (0 when it has replayed all it received). */
   lagMs: number;
-  /** WAL replayed at the last check: only ever grows while the replica runs, so it is a safe lower bound. */
+  /** WAL replayed at the last check; a read with Dbapi-Min-Lsn checks it again in its transaction. */
   replayLsn: bigint;
   /** Transactions run on it. */
   calls: number;
@@ -62,7 +62,8 @@ export function createReplicaSet(urls: readonly string[], connect: (url: string)
       const lsn = parseLsn(row.replay);
       // A server that is not in recovery is no replica (a promoted one, or a wrong URL): it never answers reads.
       if (!row.standby) return void (r.state = 'down');
-      if (lsn !== undefined && lsn > r.replayLsn) r.replayLsn = lsn;
+      // As read now, not the highest seen: a replica that restarted may be behind where it was until it replays again.
+      if (lsn !== undefined) r.replayLsn = lsn;
       r.lagMs = Math.round(row.lag_ms);
       r.state = r.lagMs > o.maxLagMs ? 'lagging' : 'up';
     } catch {

@@ -2,6 +2,7 @@
 import type { Sql } from 'postgres';
 import type { Tx } from './Tx';
 import { ApiError, RETRY_AFTER } from '../errors/ApiError';
+import { formatLsn } from './parseLsn';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -31,6 +32,17 @@ export interface Consistency {
   lsn?: string;
   /** Ask for `lsn`: `select pg_current_wal_insert_lsn()` pipelined right behind COMMIT, on the same connection. */
   lsnAfterCommit?: boolean;
+  /**
+   * On a replica: check in the transaction, ahead of the work's first statement (pipelined, no round trip), that it
+   * has replayed `minLsn`; if not, the transaction fails with ReplicaBehindError (the replica set's view of it is a
+   * few ms old, and a replica that restarted may briefly be behind where it was).
+   */
+  checkReplayed?: boolean;
+}
+
+/** A replica had not replayed a call's Dbapi-Min-Lsn after all: the call runs on the primary instead. */
+export class ReplicaBehindError extends Error {
+  name = 'ReplicaBehindError';
 }
 
 export interface TransactionLimits {
@@ -64,6 +76,8 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
 // The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit off the commit record may
 // not be written yet when COMMIT answers, but it is always inserted.
 const LSN_AFTER_COMMIT = 'select pg_current_wal_insert_lsn()::text as lsn';
+// Fails (division by zero) unless the replica has replayed $1: the transaction is then aborted before the work runs.
+const REPLAYED = 'select 1 / coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)::int';
 
 function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
@@ -77,6 +91,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   const expired = new AbortController();
   const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
   let committed: { afterCommit?: unknown } | undefined;
+  let behind = false;
   return new Promise<T>((resolve, reject) => {
     const answerNow = (error: ApiError) => {
       state = 'answered';
@@ -97,9 +112,13 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
       }, limits.transactionTimeoutMs);
       const prelude = sendPrelude(tx, o);
+      const replayed = consistency?.checkReplayed && consistency.minLsn !== undefined
+        ? tx.unsafe(REPLAYED, [formatLsn(consistency.minLsn)]).execute().then(() => true, () => !(behind = true))
+        : undefined;
       const value = await fn(tx, expired.signal);
       // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
       if (prelude) await prelude;
+      if (replayed && !(await replayed)) throw new ReplicaBehindError();
       if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
       if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
       state = 'committing';
@@ -117,6 +136,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         clearTimeout(deadline);
         if (state === 'answered') return; // this call was already answered
         if (e instanceof DryRun) resolve(e.value as T);
+        else if (behind) reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
         else reject(e);
       },
     );
