@@ -9,6 +9,7 @@ import { createClient } from '../client';
 import { TOKEN } from './support/startTestApp';
 import type rw from './fixtures/replicas/rw';
 import { parseLsn } from '../lib/db/parseLsn';
+import { startPgBouncer } from './support/startPgBouncer';
 
 let pair: StreamingPair;
 let app: TestApp;
@@ -175,4 +176,43 @@ test('the replica stopped and started under load: no call fails, and reads come 
   await Promise.all(load);
   expect([...statuses.keys()]).toEqual([200]);
   expect(standbyAfter).toBeGreaterThan(0);
+}, 30_000);
+
+test('through PgBouncer to primary and replica: write-then-read sessions while replay is delayed and the replica stops and starts; every read sees its write, no call fails', async () => {
+  const [toPrimary, toReplica] = [await startPgBouncer(pair.primary.url), await startPgBouncer(pair.replica.url)];
+  const bounced = await startTestApp({
+    moduleDirs: [join(ROOT, 'test', 'fixtures', 'replicas')],
+    env: {
+      DATABASE_URL: toPrimary.url(pair.primary.url), DATABASE_URL_REPLICAS: toReplica.url(pair.replica.url), DB_PREPARE: 'false',
+      DB_REPLICA_CHECK_MS: '100', DB_REPLICA_MAX_LAG_MS: '2000', LOG_LEVEL: 'warn',
+    },
+  });
+  try {
+    await applyDelay(200);
+    let running = true;
+    const failures: CallResult[] = [];
+    let stale = 0;
+    const sessions = Array.from({ length: 6 }, async (_, n) => {
+      for (let i = 1; running; i++) {
+        const w = await bounced.call('/rw/put', { key: `b${n}`, value: i });
+        if (w.status !== 200) failures.push(w);
+        const r = await bounced.call('/rw/get', { key: `b${n}` }, { headers: { 'dbapi-min-lsn': w.headers.get('dbapi-lsn') ?? '0/0' } });
+        if (r.status !== 200) failures.push(r);
+        else if (r.body.value !== i) stale++;
+      }
+    });
+    await sleep(300);
+    await pair.replica.stop();
+    await sleep(500);
+    await pair.replica.start();
+    await sleep(700);
+    running = false;
+    await Promise.all(sessions);
+    expect([failures.map((f) => f.status), stale]).toEqual([[], 0]);
+  } finally {
+    await applyDelay(0).catch(() => {});
+    await bounced.close();
+    await toPrimary.close();
+    await toReplica.close();
+  }
 }, 30_000);

@@ -68,7 +68,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   // Pools per replica are sized like the primary's.
   const replicas = new Map(Object.entries(replicaUrls).filter(([name, list]) => pools.has(name) && list.length > 0).map(([name, list]) => [name, createReplicaSet(list, (url) => connect(url, options), {
     maxLagMs: options.replicaMaxLagMs ?? 5_000, checkMs: options.replicaCheckMs ?? 1_000, checkTimeoutMs: Math.max(options.connectTimeoutMs, 1_000),
-  })]));
+  }, pools.get(name))]));
   const limits = { acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs };
   const pool = (name: string) => {
     const sql = pools.get(name);
