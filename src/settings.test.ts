@@ -120,6 +120,8 @@ test('DATABASE_URL_REPLICAS and DATABASE_URL_<NAME>_REPLICAS add read replicas (
   expect(s.databases).toEqual({ default: 'postgres://p/x', sales: 'postgres://s/x' });
   expect(s.replicas).toEqual({ default: ['postgres://r1/x', 'postgres://r2/x'], sales: ['postgres://r3/x'] });
   expect([s.db.replicaMaxLagMs, s.db.replicaCheckMs]).toEqual([800, 1000]);
+  writeFileSync(join(root, 'migrate'), 'postgres://direct/x\n');
+  expect(loadSettings({ DATABASE_URL: 'postgres://p/x', MIGRATE_DATABASE_URL_FILE: 'migrate' }, root).migrateDatabaseUrl).toBe('postgres://direct/x');
   expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_OTHER_REPLICAS: 'postgres://r/x' })).toMatch(/^Invalid setting DATABASE_URL_OTHER_REPLICAS: no database "other"/);
   expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_REPLICAS: 'mysql://r/x' })).toMatch(/^Invalid setting DATABASE_URL_REPLICAS: must be/);
 });
