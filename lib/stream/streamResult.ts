@@ -73,8 +73,10 @@ async function* encode(ctx: AppContext, first: IteratorResult<unknown>, items: A
     }
     yield asArray ? `${chunk}]` : chunk;
   } catch (e) {
-    // Noted before the response is cut off, so the access line of this request (written on close) carries it.
-    ctx.state.error = toApiError(e);
+    // Noted before the response is cut off, so the access line of this request (written on close) carries it. An
+    // AbortError is the pipeline's own (the transaction's deadline, thrown into this generator): streamResult notes
+    // that one as a timeout, which this 500 would otherwise sometimes beat.
+    if ((e as Error | undefined)?.name !== 'AbortError') ctx.state.error = toApiError(e);
     throw e;
   } finally {
     await items.return?.(); // the client left, an error, a timeout: close the cursor
