@@ -5,6 +5,7 @@ import type { Modules } from './modules';
 import { DbapiError } from './DbapiError';
 import { readNdjson } from './readNdjson';
 import { GATEWAY_PATHS } from '../lib/http/gatewayPaths';
+import { parseLsn } from '../lib/db/parseLsn';
 
 export interface ClientOptions {
   /** The gateway, e.g. `http://dbapi:8000`. */
@@ -42,6 +43,9 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
   const base = o.baseUrl.replace(/\/+$/, '');
   const doFetch = o.fetch ?? fetch;
   const retries = o.retries ?? 0;
+  // Session consistency: the highest Dbapi-Lsn this client has been answered, sent as Dbapi-Min-Lsn with every call,
+  // so its reads see its own writes even when a replica serves them.
+  let lsn: { text: string; value: bigint } | undefined;
 
   async function post(path: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
     const token = (refresh: boolean) => (typeof o.token === 'string' ? o.token : o.token({ refresh }));
@@ -55,6 +59,7 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
     if (key) headers['idempotency-key'] = key;
     if (options.dryRun) headers.prefer = 'tx=rollback';
     if (options.requestId) headers['x-request-id'] = options.requestId;
+    if (lsn) headers['dbapi-min-lsn'] = lsn.text;
     const body = JSON.stringify(params ?? {});
     const budgetMs = options.timeoutMs ?? o.timeoutMs;
     const deadline = budgetMs === undefined ? undefined : Date.now() + budgetMs;
@@ -78,6 +83,9 @@ export function createClient<M extends Record<string, RouteTable> = Modules>(o: 
         continue;
       }
       if (res.ok) {
+        const committed = res.headers.get('dbapi-lsn');
+        const value = committed ? parseLsn(committed) : undefined;
+        if (value !== undefined && (!lsn || value > lsn.value)) lsn = { text: committed!, value };
         if ((res.headers.get('content-type') ?? '').startsWith('application/x-ndjson')) return readNdjson(res.body);
         return res.json();
       }

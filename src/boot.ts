@@ -8,6 +8,7 @@ import { createDatabases, type Databases } from '../lib/db/createDatabases';
 import { startEmbeddedPostgres } from '../lib/db/startEmbeddedPostgres';
 import { loadModules, ModuleError, type LoadedModule } from '../lib/modules/loadModules';
 import { migrate } from '../lib/db/migrate';
+import { migrationDatabases } from '../lib/db/migrationDatabases';
 import { toApiError } from '../lib/errors/toApiError';
 
 export interface Booted {
@@ -46,16 +47,19 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
   if (embedded?.shared) log.info({ dir: settings.embedded!.dir, postgres: { pid: embedded.pid } }, 'embedded PostgreSQL already running for this checkout: sharing it (it stops when its last user does)');
   else if (embedded) log.info({ dir: settings.embedded!.dir, postgres: { pid: embedded.pid } }, 'embedded PostgreSQL started on loopback');
   const urls = { ...settings.databases, default: embedded?.url ?? settings.databases.default! } as Record<string, string>;
-  const db = createDatabases(urls, settings.db);
+  const db = createDatabases(urls, settings.db, settings.replicas);
+  const migrations = migrationDatabases(db, settings.migrateDatabaseUrl, settings.db); // MIGRATE_DATABASE_URL: direct
   let closed = false;
   const close = async () => {
     closed = true;
+    await migrations.end();
     await db.end();
     await embedded?.stop();
   };
   if (!migrateNow) return { db, modules, close };
   try {
-    await migrate(db, modules, log);
+    await migrate(migrations.db, modules, log);
+    await migrations.end();
   } catch (e) {
     if (!lifecycle || !isUnreachable(e)) {
       await close();
@@ -68,7 +72,8 @@ export async function boot(settings: Settings, log: Logger, o: BootOptions = {})
         await new Promise((r) => setTimeout(r, wait));
         if (closed) return;
         try {
-          await migrate(db, modules, log);
+          await migrate(migrations.db, modules, log);
+          await migrations.end();
           lifecycle.migrating = false;
           log.info('migrations done: ready');
           return;

@@ -124,3 +124,19 @@ test('overload settings: DB_MAX_WAITING, CALLER_MAX_CONCURRENT, DB_PROBE_AFTER_M
   expect(failure({ DB_MAX_WAITING: '0' })).toMatch(/^Invalid setting DB_MAX_WAITING: /);
   expect(failure({ CALLERS: JSON.stringify([{ name: 'a', tokens: [token], allow: ['*'], maxConcurrent: -1 }]) })).toMatch(/^Invalid setting CALLERS at 0\.maxConcurrent: /);
 });
+
+test('DATABASE_URL_REPLICAS and DATABASE_URL_<NAME>_REPLICAS add read replicas (comma-separated, _FILE too), not databases', () => {
+  const root = project();
+  writeFileSync(join(root, 'replicas'), 'postgres://r3/x\n');
+  const s = loadSettings({
+    DATABASE_URL: 'postgres://p/x', DATABASE_URL_REPLICAS: 'postgres://r1/x, postgres://r2/x', DATABASE_URL_SALES: 'postgres://s/x',
+    DATABASE_URL_SALES_REPLICAS_FILE: 'replicas', DB_REPLICA_MAX_LAG_MS: '800',
+  }, root);
+  expect(s.databases).toEqual({ default: 'postgres://p/x', sales: 'postgres://s/x' });
+  expect(s.replicas).toEqual({ default: ['postgres://r1/x', 'postgres://r2/x'], sales: ['postgres://r3/x'] });
+  expect([s.db.replicaMaxLagMs, s.db.replicaCheckMs]).toEqual([800, 1000]);
+  writeFileSync(join(root, 'migrate'), 'postgres://direct/x\n');
+  expect(loadSettings({ DATABASE_URL: 'postgres://p/x', MIGRATE_DATABASE_URL_FILE: 'migrate' }, root).migrateDatabaseUrl).toBe('postgres://direct/x');
+  expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_OTHER_REPLICAS: 'postgres://r/x' })).toMatch(/^Invalid setting DATABASE_URL_OTHER_REPLICAS: no database "other"/);
+  expect(failure({ DATABASE_URL: 'postgres://p/x', DATABASE_URL_REPLICAS: 'mysql://r/x' })).toMatch(/^Invalid setting DATABASE_URL_REPLICAS: must be/);
+});

@@ -13,7 +13,7 @@ export class SettingsError extends Error {
 }
 
 // Secrets: each may be given directly or as X_FILE (a path, as Docker secrets provide). Never printed.
-const SECRET = /^(BEARER|CALLERS|METRICS_TOKEN|DATABASE_URL(_[A-Z0-9_]+)?)$/;
+const SECRET = /^(BEARER|CALLERS|METRICS_TOKEN|(MIGRATE_)?DATABASE_URL(_[A-Z0-9_]+)?)$/;
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => {
@@ -69,6 +69,9 @@ const schema = z.object({
   JWT_DRY_RUN_CLAIM: claim.default('dbapi_dry_run'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, TOKEN68_RULE).optional(),
   METRICS_PORT: int(1, 65535).optional(), // /metrics on this port only, not on PORT
+  DB_REPLICA_MAX_LAG_MS: int(0, 86_400_000).default(5_000), // a replica lagging more is skipped until it catches up
+  DB_REPLICA_CHECK_MS: int(100, 600_000).default(1_000), // how often each replica's health, lag and replay LSN are read
+  MIGRATE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(), // migrations of `default` go here (direct, not through PgBouncer)
 });
 
 const callersSchema = z.array(z.strictObject({
@@ -179,10 +182,29 @@ function parseDatabases(vars: Record<string, string>): Record<string, string | u
   for (const [key, value] of Object.entries(vars)) {
     const m = /^DATABASE_URL_([A-Z0-9_]+)$/.exec(key);
     if (!m || m[1].endsWith('_FILE') || m[1] === 'FILE') continue; // X_FILE was read into X above
+    if (m[1] === 'REPLICAS' || m[1].endsWith('_REPLICAS')) continue; // replicas of a database: parseReplicas
     if (!/^postgres(ql)?:\/\//.test(value)) throw new SettingsError(`Invalid setting ${key}: must be a postgres:// URL`);
     databases[m[1].toLowerCase()] = value;
   }
   return databases;
+}
+
+/**
+ * Read replicas: DATABASE_URL_REPLICAS (of `default`) and DATABASE_URL_<NAME>_REPLICAS, comma-separated URLs; a
+ * database of that name must be configured.
+ */
+function parseReplicas(vars: Record<string, string>, databases: Record<string, string | undefined>): Record<string, string[]> {
+  const replicas: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(vars)) {
+    const m = /^DATABASE_URL(?:_([A-Z0-9_]+))?_REPLICAS$/.exec(key);
+    if (!m) continue;
+    const name = m[1] ? m[1].toLowerCase() : 'default';
+    if (!(name in databases)) throw new SettingsError(`Invalid setting ${key}: no database "${name}" is configured (DATABASE_URL${m[1] ? `_${m[1]}` : ''})`);
+    const urls = value.split(',').map((u) => u.trim()).filter(Boolean);
+    if (urls.some((u) => !/^postgres(ql)?:\/\//.test(u))) throw new SettingsError(`Invalid setting ${key}: must be comma-separated postgres:// URLs`);
+    if (urls.length > 0) replicas[name] = urls;
+  }
+  return replicas;
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = process.cwd()) {
@@ -203,12 +225,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
   }
   const databases = parseDatabases(vars);
   const embedded = databases.default === undefined;
+  const replicas = parseReplicas(vars, databases);
+  if (embedded && replicas.default) throw new SettingsError('Invalid setting DATABASE_URL_REPLICAS: replicas need DATABASE_URL (the embedded database has none)');
   return deepFreeze({
     environment: s.ENVIRONMENT,
     root,
     host: s.HOST,
     port: s.PORT,
     databases,
+    replicas,
+    migrateDatabaseUrl: s.MIGRATE_DATABASE_URL,
     embedded: embedded ? { dir: resolve(root, s.DATA_DIR, 'postgres') } : undefined,
     migrateOnStart: s.MIGRATE_ON_START ?? embedded,
     callers,
@@ -228,6 +254,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, root = proces
       transactionTimeoutMs: s.DB_TRANSACTION_TIMEOUT_MS,
       maxWaiting: s.DB_MAX_WAITING,
       probeAfterMs: s.DB_PROBE_AFTER_MS,
+      replicaMaxLagMs: s.DB_REPLICA_MAX_LAG_MS,
+      replicaCheckMs: s.DB_REPLICA_CHECK_MS,
     },
     callerMaxConcurrent: s.CALLER_MAX_CONCURRENT,
     idempotency: { ttlS: s.IDEMPOTENCY_TTL_S },

@@ -9,6 +9,7 @@ import type { LoadedModule } from '../lib/modules/loadModules';
 import { createLogger, type AppLogger } from '../lib/log/createLogger';
 import { createMetrics } from '../lib/metrics/createMetrics';
 import { observeDatabases } from '../lib/metrics/observeDatabases';
+import { observeReplicas } from '../lib/metrics/observeReplicas';
 import { createIdempotency } from '../lib/idempotency/createIdempotency';
 import { answerClientError } from '../lib/http/answerClientError';
 import { boot } from './boot';
@@ -51,6 +52,7 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
   try {
     const metrics = createMetrics();
     const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
+    observeReplicas(booted.db, metrics);
     const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
     const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
     const listen = { ...settings.http, host, port: o.listen?.port ?? settings.port };

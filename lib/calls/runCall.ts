@@ -27,6 +27,7 @@ import { transactionPlanner } from './transactionPlanner';
 import { noTransaction } from './noTransaction';
 import { encodeJson } from './encodeJson';
 import { requestDeadline } from './requestDeadline';
+import { readConsistency } from './readConsistency';
 
 export interface CallDeps {
   modules: readonly LoadedModule[];
@@ -97,6 +98,8 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     const plan = planTransaction(calls.map((c) => c.action), rollback, deadline);
     // Who called (dbapi.caller, dbapi.claims, the caller's role), sent with BEGIN: the plan stays cached per action.
     const options = plan.database === false ? plan.options : { ...plan.options, settings: transactionSettings(caller) };
+    // Read-your-writes: reads wait for the LSN the caller sent (Dbapi-Min-Lsn); a write answers its own (Dbapi-Lsn).
+    const consistency = readConsistency(ctx);
     // A key's first answer is stored in the call's own transaction and replayed after. A read-only call changes
     // nothing (running it again is already safe) and a call without a database has no transaction to store it in:
     // their key is checked, not stored.
@@ -107,7 +110,9 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
         params: action ? calls[0].params : (body.calls as SentCall[]).map(({ action: id, params = {} }) => ({ action: id, params })),
         // 8. + 9. the handlers, encoded as one JSON body (a stream is gathered: the stored answer is one body).
         run: async (tx) => encodeJson(await collected(run(ctx, calls, tx))),
+        consistency,
       });
+      if (consistency.lsn) ctx.set('Dbapi-Lsn', consistency.lsn);
       ctx.status = answer.status;
       ctx.set('Content-Type', JSON_TYPE);
       if (answer.replayed) ctx.set('Idempotency-Replayed', 'true');
@@ -118,8 +123,9 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     // 9. encode, or stream inside the transaction: it commits only after the last item is sent.
     const result = plan.database === false
       ? await answer(ctx, calls, noTransaction)
-      : await db.transaction(plan.database, options, (tx, deadline) => answer(ctx, calls, tx, deadline));
-    if (result === STREAMED) return;
+      : await db.transaction(plan.database, options, (tx, deadline) => answer(ctx, calls, tx, deadline), consistency);
+    if (result === STREAMED) return; // its headers left before the commit: a streamed write carries no Dbapi-Lsn
+    if (consistency.lsn) ctx.set('Dbapi-Lsn', consistency.lsn);
     ctx.set('Content-Type', JSON_TYPE);
     ctx.body = encodeJson(result);
   };

@@ -1,10 +1,12 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { runTransaction, ReplicaBehindError, type Consistency, type TransactionLimits, type TransactionOptions, type TransactionWork } from './runTransaction';
 import { createSocketWatchdog, type SocketWatchdog } from './createSocketWatchdog';
+import { createReplicaSet, type Replica, type ReplicaSet } from './replicaSet';
+import { isReplicaFault } from './isReplicaFault';
 
-export type { TransactionOptions, TransactionWork };
+export type { Consistency, TransactionOptions, TransactionWork };
 
 export interface DbOptions {
   poolMax: number;
@@ -20,13 +22,25 @@ export interface DbOptions {
   maxWaiting?: number;
   /** A connection silent this long while it owes an answer has its network path probed (DB_PROBE_AFTER_MS; 0: never). */
   probeAfterMs?: number;
+  /** A replica lagging more is skipped (DB_REPLICA_MAX_LAG_MS). */
+  replicaMaxLagMs?: number;
+  /** How often replicas are checked (DB_REPLICA_CHECK_MS). */
+  replicaCheckMs?: number;
 }
 
 export interface Databases {
   readonly names: readonly string[];
   /** The pool itself: for migrations and tools, never handed to handlers. */
   pool(name: string): Sql;
-  transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>): Promise<T>;
+  /**
+   * A read-only transaction runs on a usable replica of the database when it has one (and, given `consistency.minLsn`,
+   * one that has replayed that far), else on the primary; a replica that fails it in a way the primary would not
+   * (its connection, its shutdown, a recovery conflict) has it run again on the primary. A write on a database with
+   * replicas sets `consistency.lsn` when `consistency` is given.
+   */
+  transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T>;
+  /** The replicas of each database that has any (for metrics). */
+  readonly replicas: ReadonlyMap<string, ReplicaSet>;
   /** Whether every database answers `select 1` within `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   end(): Promise<void>;
@@ -62,14 +76,28 @@ export function connect(url: string, o: DbOptions, watchdog?: SocketWatchdog): S
   }) as unknown as Sql;
 }
 
-export function createDatabases(urls: Record<string, string>, options: DbOptions): Databases {
+export function createDatabases(urls: Record<string, string>, options: DbOptions, replicaUrls: Record<string, readonly string[]> = {}): Databases {
   const watchdog = options.probeAfterMs ? createSocketWatchdog({ probeAfterMs: options.probeAfterMs, probeTimeoutMs: PROBE_TIMEOUT_MS }) : undefined;
   const pools = new Map(Object.entries(urls).map(([name, url]) => [name, connect(url, options, watchdog)]));
-  // Each pool's calls, running or waiting for a connection, for DB_MAX_WAITING.
-  const queues = new Map([...pools.keys()].map((name) => [name, { calls: 0 }]));
+  // Pools per replica are sized like the primary's.
+  const replicas = new Map(Object.entries(replicaUrls).filter(([name, list]) => pools.has(name) && list.length > 0).map(([name, list]) => [name, createReplicaSet(list, (url) => connect(url, options, watchdog), {
+    maxLagMs: options.replicaMaxLagMs ?? 5_000, checkMs: options.replicaCheckMs ?? 1_000, checkTimeoutMs: Math.max(options.connectTimeoutMs, 1_000),
+  }, pools.get(name))]));
+  // Each pool's limits with its own count of calls, running or waiting for a connection, for DB_MAX_WAITING.
+  const limitsOf = (): TransactionLimits => ({
+    acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs,
+    maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: { calls: 0 },
+  });
+  const limits = new Map([...pools.keys()].map((name) => [name, limitsOf()]));
+  const replicaLimits = new WeakMap<Replica, TransactionLimits>();
   // When each pool last committed a transaction: /ready takes that as an answer, so under load (when a `select 1`
   // would queue behind every waiting call) it answers at once.
   const committed = new Map([...pools.keys()].map((name) => [name, -Infinity]));
+  const onPrimary = <T>(name: string, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency) =>
+    runTransaction(pool(name), limits.get(name)!, o, fn, consistency).then((value) => {
+      committed.set(name, performance.now());
+      return value;
+    });
   const pool = (name: string) => {
     const sql = pools.get(name);
     if (!sql) throw new Error(`database "${name}" is not configured`);
@@ -78,14 +106,15 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   return {
     names: [...pools.keys()],
     pool,
-    transaction(name, o, fn) {
-      return runTransaction(pool(name), {
-        acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs,
-        maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: queues.get(name),
-      }, o, fn).then((value) => {
-        committed.set(name, performance.now());
-        return value;
-      });
+    replicas,
+    transaction(name, o, fn, consistency) {
+      const set = replicas.get(name);
+      if (!set) return onPrimary(name, o, fn);
+      const replica = o.readOnly ? set.pick(consistency?.minLsn) : undefined;
+      if (replica) return onReplica(set, replica, name, o, fn, consistency?.minLsn);
+      // A write's LSN is read only where there is a replica to read it back from.
+      if (consistency && !o.readOnly && !o.rollback) consistency.lsnAfterCommit = true;
+      return onPrimary(name, o, fn, consistency);
     },
     async ready(timeoutMs) {
       const now = performance.now();
@@ -95,7 +124,32 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     },
     async end() {
       watchdog?.stop();
+      await Promise.all([...replicas.values()].map((set) => set.end()));
       await Promise.all([...pools.values()].map((sql) => sql.end({ timeout: 5 })));
     },
   };
+
+  /**
+   * A read on a replica. Should the replica fail it before the work ran at all (no connection, no BEGIN in time), or
+   * with a fault of its own while it ran (see isReplicaFault), the read runs again on the primary: it is read only,
+   * so running it twice changes nothing, and a replica's failure never fails a call that the primary could answer.
+   */
+  async function onReplica<T>(set: ReplicaSet, replica: Replica, name: string, o: TransactionOptions, fn: TransactionWork<T>, minLsn?: bigint): Promise<T> {
+    let ran = false;
+    try {
+      let own = replicaLimits.get(replica);
+      if (!own) replicaLimits.set(replica, (own = limitsOf()));
+      const value = await runTransaction(replica.sql, own, o, (tx, deadline) => {
+        ran = true;
+        return fn(tx, deadline);
+      }, minLsn === undefined ? undefined : { minLsn, checkReplayed: true });
+      replica.calls++;
+      return value;
+    } catch (e) {
+      if (ran && !isReplicaFault(e)) throw e;
+      // A recovery conflict is no outage, nor is a replica a few ms behind what its last check said.
+      if ((e as { code?: string }).code !== '40001' && !(e instanceof ReplicaBehindError)) set.failed(replica);
+      return onPrimary(name, o, fn);
+    }
+  }
 }

@@ -2,6 +2,7 @@
 import type { Sql } from 'postgres';
 import type { Tx } from './Tx';
 import { ApiError, RETRY_AFTER } from '../errors/ApiError';
+import { formatLsn } from './parseLsn';
 
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -28,6 +29,27 @@ export interface TransactionOptions {
   deadline?: number;
 }
 
+/** A call's read-your-writes state: the LSN its reads need (Dbapi-Min-Lsn) in, the LSN its commit reached out. */
+export interface Consistency {
+  /** A read is served by a replica only once it has replayed this far. */
+  minLsn?: bigint;
+  /** Set on commit when asked for (`lsnAfterCommit`): an LSN at or after the commit record (`Dbapi-Lsn`). */
+  lsn?: string;
+  /** Ask for `lsn`: `select pg_current_wal_insert_lsn()` sent with the COMMIT, in the same message (no round trip). */
+  lsnAfterCommit?: boolean;
+  /**
+   * On a replica: check in the transaction, ahead of the work's first statement (pipelined, no round trip), that it
+   * has replayed `minLsn`; if not, the transaction fails with ReplicaBehindError (the replica set's view of it is a
+   * few ms old, and a replica that restarted may briefly be behind where it was).
+   */
+  checkReplayed?: boolean;
+}
+
+/** A replica had not replayed a call's Dbapi-Min-Lsn after all: the call runs on the primary instead. */
+export class ReplicaBehindError extends Error {
+  name = 'ReplicaBehindError';
+}
+
 export interface TransactionLimits {
   /** How long a call may wait for a connection and its BEGIN before it is answered 503. */
   acquireTimeoutMs: number;
@@ -48,10 +70,10 @@ export type TransactionWork<T> = (tx: Tx, deadline: AbortSignal) => Promise<T> |
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
-export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await attemptOnce(sql, limits, o, fn);
+      return await attemptOnce(sql, limits, o, fn, consistency);
     } catch (e) {
       const code = (e as { code?: string }).code ?? '';
       if (!RETRYABLE.has(code) || attempt >= (o.conflictRetries ?? 0)) throw e;
@@ -61,7 +83,13 @@ export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: 
   }
 }
 
-function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>): Promise<T> {
+// The insert position, not pg_current_wal_lsn() (the write position): with synchronous_commit off the commit record may
+// not be written yet when COMMIT answers, but it is always inserted.
+const LSN_AFTER_COMMIT = 'select pg_current_wal_insert_lsn()::text as lsn';
+// Fails (division by zero) unless the replica has replayed $1: the transaction is then aborted before the work runs.
+const REPLAYED = 'select 1 / coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)::int';
+
+function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   // A bounded queue: past poolMax running and maxWaiting waiting for this pool, a call is refused at once rather than
   // after waiting acquireTimeoutMs in a line that cannot be served in time anyway. A call counts until its transaction
   // ends, or its BEGIN fails, even after it was answered 503: postgres.js still holds it in its queue until then.
@@ -87,6 +115,8 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   let deadline: NodeJS.Timeout | undefined;
   const expired = new AbortController();
   const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
+  let committed: { afterCommit?: unknown } | undefined;
+  let behind = false;
   return new Promise<T>((resolve, reject) => {
     const answerNow = (error: ApiError) => {
       state = 'answered';
@@ -112,17 +142,25 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
       }, limitMs);
       const prelude = sendPrelude(tx, o, byCaller ? limitMs : undefined);
+      const replayed = consistency?.checkReplayed && consistency.minLsn !== undefined
+        ? tx.unsafe(REPLAYED, [formatLsn(consistency.minLsn)], { prepare: true }).execute().then(() => true, () => !(behind = true))
+        : undefined;
       const value = await fn(tx, expired.signal);
       // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
       if (prelude) await prelude;
+      if (replayed && !(await replayed)) throw new ReplicaBehindError();
       if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
       if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
       state = 'committing';
+      // Our postgres.js patch sends this with its COMMIT, as one simple-protocol query `commit; select …` (a separate
+      // pipelined query cost ~37 µs of CPU per write, this ~5-10: bench/lsnCost.ts), and leaves the rows in its place.
+      if (consistency?.lsnAfterCommit) (committed = tx as { afterCommit?: unknown }).afterCommit = LSN_AFTER_COMMIT;
       return value;
     }).then(
       (value) => {
         ended();
         clearTimeout(deadline);
+        if (committed) consistency!.lsn = (committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
         if (state !== 'answered') resolve(value as T);
       },
       (e) => {
@@ -131,6 +169,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
         clearTimeout(deadline);
         if (state === 'answered') return; // this call was already answered
         if (e instanceof DryRun) resolve(e.value as T);
+        else if (behind) reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
         else reject(e);
       },
     );

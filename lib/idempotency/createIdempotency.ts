@@ -1,6 +1,6 @@
 // Exactly-once calls: an Idempotency-Key's first answer is stored in the call's own transaction and replayed after.
 import stringify from 'safe-stable-stringify';
-import type { Databases, TransactionOptions } from '../db/createDatabases';
+import type { Consistency, Databases, TransactionOptions } from '../db/createDatabases';
 import type { Tx } from '../db/Tx';
 import { ApiError } from '../errors/ApiError';
 import { ensureIdempotencyTable } from './ensureIdempotencyTable';
@@ -22,6 +22,8 @@ export interface IdempotentCall {
   options: TransactionOptions;
   /** Runs the handler in the transaction and returns the JSON text to answer. */
   run(tx: Tx): Promise<string>;
+  /** Read-your-writes: set to the commit's LSN (Dbapi-Lsn) where the database has replicas. */
+  consistency?: Consistency;
 }
 
 export interface Idempotency {
@@ -45,7 +47,7 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
   const ensure = ensureIdempotencyTable(db);
   const lastSweep = new Map<string, number>();
   const self: Idempotency = {
-    async call({ database, caller, key, action, params, options, run }) {
+    async call({ database, caller, key, action, params, options, run, consistency }) {
       await ensure(database);
       // Expired answers are swept now and then on the side; a failed sweep is simply tried again later.
       if (Date.now() - (lastSweep.get(database) ?? 0) > SWEEP_EVERY_MS) {
@@ -86,7 +88,7 @@ export function createIdempotency({ db, ttlS }: { db: Databases; ttlS: number })
         await tx`update dbapi_idempotency set status = 200, body = ${body} where caller = ${caller} and key = ${key}`;
         await unrole;
         return { status: 200, body, replayed: false };
-      });
+      }, consistency);
     },
     async sweep(database) {
       const sql = db.pool(database);

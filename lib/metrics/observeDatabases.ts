@@ -20,9 +20,9 @@ export function observeDatabases(db: Databases, metrics: Metrics, poolMax: numbe
   }));
   return {
     ...db,
-    async transaction(name, options, fn) {
+    async transaction(name, options, fn, consistency) {
       const s = series.get(name);
-      if (!s) return db.transaction(name, options, fn); // not configured: db.transaction says so
+      if (!s) return db.transaction(name, options, fn, consistency); // not configured: db.transaction says so
       let started = false;
       s.waiting.inc();
       try {
@@ -35,7 +35,7 @@ export function observeDatabases(db: Databases, metrics: Metrics, poolMax: numbe
           } finally {
             s.inUse.dec();
           }
-        });
+        }, consistency);
         s.commits.inc();
         return value;
       } catch (e) {
