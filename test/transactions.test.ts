@@ -93,6 +93,14 @@ describe('transaction-local settings, sent with the first statement', () => {
     expect(after.timeout).not.toBe('1234ms');
   });
 
+  test('values with quotes, backslashes and any text arrive exactly as given', async () => {
+    const claims = JSON.stringify({ sub: "O'Brien", path: 'C:\\x\\y', q: '\'; drop table probe_rows; --', u: 'ü \u2603 \u0000' });
+    const inside = await app.db.transaction('default', { readOnly: true, settings: { 'dbapi.claims': claims } },
+      (tx) => tx`select current_setting('dbapi.claims', true) as claims`.then((r) => r[0].claims));
+    expect(inside).toBe(claims);
+    expect(JSON.parse(inside).sub).toBe("O'Brien");
+  });
+
   test('a failing setting fails the call with its own error and commits nothing, with or without statements', async () => {
     const bad = { readOnly: false, settings: { role: 'dbapi_no_such_role' } };
     await expect(app.db.transaction('default', bad, () => 'no statement')).rejects.toMatchObject({ code: '22023' });

@@ -127,7 +127,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       if (acquireMs < limits.acquireTimeoutMs) answerNow(callerDeadline('before a database connection was free'));
       else answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
     }, acquireMs);
-    sql.begin(mode, async (tx) => {
+    const work = async (tx: Tx) => {
       if (state === 'answered') throw new AbandonedError();
       state = 'started';
       clearTimeout(timer);
@@ -156,7 +156,10 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       // pipelined query cost ~37 µs of CPU per write, this ~5-10: bench/lsnCost.ts), and leaves the rows in its place.
       if (consistency?.lsnAfterCommit) (committed = tx as { afterCommit?: unknown }).afterCommit = LSN_AFTER_COMMIT;
       return value;
-    }).then(
+    };
+    // What cannot fail (the statement timeout, who called) travels in BEGIN's own message: see beginPrelude.
+    (work as { prelude?: string }).prelude = beginPrelude(o);
+    sql.begin(mode, work as (tx: unknown) => Promise<unknown>).then(
       (value) => {
         ended();
         clearTimeout(deadline);
@@ -176,16 +179,38 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   });
 }
 
-// The settings a transaction starts with, as one `select set_config(...)` that is not awaited here: `.execute()` has
-// postgres.js write it to the transaction's connection at once (its queries are lazy otherwise), so it travels with the
-// work's first statement and runs before it. If it fails, the work's statements fail with 25P02 and postgres.js reports
-// this statement's error instead.
+// The settings a transaction starts with that cannot fail on a live connection (the action's statement timeout,
+// transaction-local values such as who called) as literals in one `select set_config(...)` that our postgres.js patch
+// sends in BEGIN's own message (`begin ...; select ...`, simple protocol): no round trip and no statement of their own.
+// A separate pipelined statement cost 56-75 µs of CPU per transaction (bench/settingsCost.ts).
+function beginPrelude(o: TransactionOptions): string | undefined {
+  const pairs: string[] = [];
+  if (o.statementTimeoutMs !== undefined && o.deadline === undefined) pairs.push(setConfig('statement_timeout', String(o.statementTimeoutMs)));
+  if (o.settings) for (const name in o.settings) if (name !== 'role') pairs.push(setConfig(name, o.settings[name]));
+  return pairs.length === 0 ? undefined : `select ${pairs.join(', ')}`;
+}
+
+const setConfig = (name: string, value: string) => `set_config(${literal(name)}, ${literal(value)}, true)`;
+// An escape-string literal: backslashes and quotes doubled, so it reads the same whatever standard_conforming_strings
+// says. The values hold no NUL: caller names are printable ASCII (settings, jwtVerifier), claims are JSON.stringify's
+// (which writes a NUL as \u0000), timeouts are digits.
+function literal(value: string): string {
+  return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+// What may fail (the caller's role: unknown, or not granted) and what is known only once the transaction started
+// (what is left of the caller's deadline, as its statement timeout), as one `select set_config(...)` that is not
+// awaited here: `.execute()` has postgres.js write it to the transaction's connection at once (its queries are lazy
+// otherwise), so it travels with the work's first statement and runs before it. If it fails, the work's statements
+// fail with 25P02 and postgres.js reports this statement's error instead.
 // `leftMs`: what is left of the caller's deadline, the most any statement may now take.
 function sendPrelude(tx: Tx, o: TransactionOptions, leftMs?: number): Promise<unknown> | undefined {
   const params: string[] = [];
-  const timeoutMs = leftMs === undefined ? o.statementTimeoutMs : Math.min(o.statementTimeoutMs || Infinity, Math.max(1, Math.ceil(leftMs)));
-  if (timeoutMs !== undefined) params.push('statement_timeout', String(timeoutMs));
-  if (o.settings) for (const name in o.settings) params.push(name, o.settings[name]);
+  if (o.deadline !== undefined) {
+    const timeoutMs = leftMs === undefined ? o.statementTimeoutMs : Math.min(o.statementTimeoutMs || Infinity, Math.max(1, Math.ceil(leftMs)));
+    if (timeoutMs !== undefined) params.push('statement_timeout', String(timeoutMs));
+  }
+  if (o.settings?.role !== undefined) params.push('role', o.settings.role);
   if (params.length === 0) return undefined;
   // Prepared (when DB_PREPARE allows): postgres.js sends an unprepared statement with parameters as Parse/Describe
   // first and waits for the answer before anything else, a round trip that held back the work's first statement
