@@ -15,10 +15,10 @@ test('every relative link points to a file inside the repository', () => {
   }
 });
 
-test('the quick start says how to change the port, where the docs are, and that npm test needs nginx', () => {
+test('the quick start says how to change the port, where the docs are, and what else npm test needs', () => {
   expect(quickStart).toMatch(/PORT=\d+ npm start/);
   expect(quickStart).toMatch(/\/docs/);
-  expect(quickStart).toMatch(/npm test[^\n]*\n[^\n]*nginx/);
+  expect(quickStart).toMatch(/npm test[^\n]*\n[^\n]*nginx, pgbouncer and PostgreSQL/);
 });
 
 test('every npm script the README names exists', () => {

@@ -1,7 +1,7 @@
 // Runs Debian's PgBouncer (PGBOUNCER to use another) in transaction mode in front of a PostgreSQL server, on loopback,
 // as its own process the test can stop and start again on the same port (a restart).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -21,6 +21,7 @@ export interface PgBouncer {
 }
 
 export async function startPgBouncer(serverUrl: string, { poolSize = 10 } = {}): Promise<PgBouncer> {
+  if (!existsSync(BIN)) throw new Error(`pgbouncer is needed for this test (apt-get install -y pgbouncer, or PGBOUNCER=<path>): ${BIN} not found`);
   const server = new URL(serverUrl);
   const dir = mkdtempSync(join(tmpdir(), 'dbapi-pgbouncer-'));
   chmodSync(dir, 0o755);

@@ -1,7 +1,7 @@
 // A primary and a streaming replica of its own for a test file (PostgreSQL's pg_basebackup -R), on loopback. Uses
 // Debian's PostgreSQL binaries (PG_BIN to use others): the embedded ones come without pg_basebackup.
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,9 @@ function asPostgres(): { uid: number; gid: number } | undefined {
 }
 
 export async function startStreamingPair(): Promise<StreamingPair> {
+  if (!existsSync(join(BIN, 'pg_basebackup'))) {
+    throw new Error(`PostgreSQL's pg_basebackup is needed for this test (apt-get install -y postgresql, or PG_BIN=<its bin folder>): not in ${BIN}`);
+  }
   const user = asPostgres();
   const root = mkdtempSync(join(tmpdir(), 'dbapi-replica-'));
   chmodSync(root, 0o755);
