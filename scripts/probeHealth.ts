@@ -1,15 +1,16 @@
-// What a load balancer's health check sees: GET /health and /ready every 200 ms, each on a new connection, from a
-// process of its own (so the time measured is the gateway's, not the event loop of whatever generates the load).
-// Prints one JSON line per probe: {"path","status","ms"}, and {"rss"} from /metrics. Used by `npm run faults`.
+// What a load balancer's health check sees: GET /health and /ready every 200 ms, each on a new connection, on the
+// gateway's port and on its management port (METRICS_PORT), from a process of its own (so the time measured is the
+// gateway's, not the event loop of whatever generates the load). Prints one JSON line per probe:
+// {"port","path","status","ms"}, and {"rss"} from the management port's /metrics. Used by `npm run faults`.
 import { get } from 'node:http';
 
-const base = process.argv[2];
-if (!base) throw new Error('usage: probeHealth <http://host:port>');
+const [gateway, management] = process.argv.slice(2);
+if (!gateway || !management) throw new Error('usage: probeHealth <http://host:port> <http://host:management-port>');
 
-function probe(path: string): Promise<{ status: number; ms: number; body: string }> {
+function probe(url: string): Promise<{ status: number; ms: number; body: string }> {
   const t = performance.now();
   return new Promise((resolve) => {
-    const req = get(base + path, { agent: false, timeout: 15_000 }, (res) => {
+    const req = get(url, { agent: false, timeout: 15_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t, body }));
     });
@@ -20,11 +21,13 @@ function probe(path: string): Promise<{ status: number; ms: number; body: string
 
 async function main() {
   for (;;) {
-    for (const path of ['/health', '/ready']) {
-      const { status, ms } = await probe(path);
-      process.stdout.write(`${JSON.stringify({ path, status, ms })}\n`);
+    for (const [port, base] of [['gateway', gateway], ['management', management]] as const) {
+      for (const path of ['/health', '/ready']) {
+        const { status, ms } = await probe(base + path);
+        process.stdout.write(`${JSON.stringify({ port, path, status, ms })}\n`);
+      }
     }
-    const metrics = await probe('/metrics');
+    const metrics = await probe(`${management}/metrics`);
     const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics.body)?.[1] ?? 0);
     process.stdout.write(`${JSON.stringify({ rss })}\n`);
     await new Promise((r) => setTimeout(r, 200));

@@ -68,7 +68,7 @@ const schema = z.object({
   JWT_ROLE_CLAIM: claim.optional(),
   JWT_DRY_RUN_CLAIM: claim.default('dbapi_dry_run'),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, TOKEN68_RULE).optional(),
-  METRICS_PORT: int(1, 65535).optional(), // /metrics on this port only, not on PORT
+  METRICS_PORT: int(1, 65535).optional(), // a management port: /metrics here only (not on PORT), /health and /ready here too
   DB_REPLICA_MAX_LAG_MS: int(0, 86_400_000).default(5_000), // a replica lagging more is skipped until it catches up
   DB_REPLICA_CHECK_MS: int(100, 600_000).default(1_000), // how often each replica's health, lag and replay LSN are read
   MIGRATE_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(), // migrations of `default` go here (direct, not through PgBouncer)

@@ -15,7 +15,7 @@ import { answerClientError } from '../lib/http/answerClientError';
 import { boot } from './boot';
 import { createApp } from './app';
 import { serve } from './serve';
-import { serveMetrics } from '../lib/metrics/serveMetrics';
+import { serveManagementPort, type ManagementPort } from '../lib/http/serveManagementPort';
 
 export interface GatewayOptions {
   /** Where modules are found; default: `modules/` of the project. */
@@ -47,7 +47,7 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
   const booted = await boot(settings, log, { lifecycle, migrateNow: o.migrateNow, moduleDirs: o.moduleDirs });
   const host = o.listen?.host ?? settings.host;
   let serving;
-  let metricsServer: Server | undefined;
+  let management: ManagementPort | undefined;
   if (settings.devToken) log.warn('the development token of env/local/.env is active (no other caller is configured): never use it beyond this machine');
   try {
     const metrics = createMetrics();
@@ -57,7 +57,7 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
     const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
     const listen = { ...settings.http, host, port: o.listen?.port ?? settings.port };
     serving = await serve(app, lifecycle, listen, log, answerClientError(log, metrics));
-    if (settings.metrics.port) metricsServer = await serveMetrics(metrics, settings.metrics, host, settings.metrics.port);
+    if (settings.metrics.port) management = await serveManagementPort({ metrics, access: settings.metrics, db, lifecycle }, host, settings.metrics.port);
   } catch (e) {
     await serving?.drain();
     await booted.close(); // a busy port, say: what was started (pools, the embedded database) is stopped again
@@ -68,8 +68,8 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port, server, db: booted.db, modules: booted.modules, log, lifecycle,
     async stop() {
-      metricsServer?.close();
-      await drain();
+      await drain(); // the management port stays open meanwhile: /ready answers 503 there too
+      management?.close();
       await booted.close();
     },
   };

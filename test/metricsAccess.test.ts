@@ -1,4 +1,5 @@
-// /metrics protected: METRICS_TOKEN asks scrapers for a bearer token; METRICS_PORT serves it on a port of its own only.
+// /metrics protected: METRICS_TOKEN asks scrapers for a bearer token; METRICS_PORT serves it on a management port of
+// its own only, beside /health and /ready.
 import { startTestApp, TOKEN } from './support/startTestApp';
 import { freePort } from '../lib/http/freePort';
 
@@ -19,7 +20,7 @@ test('METRICS_TOKEN: /metrics needs it (401 without, or with a caller\'s token);
   }
 });
 
-test('METRICS_PORT: /metrics is served there and not on the gateway\'s port', async () => {
+test('METRICS_PORT: /metrics is served there and not on the gateway\'s port; /health and /ready on both', async () => {
   const port = await freePort();
   const app = await startTestApp({ env: { METRICS_PORT: String(port), HOST: '127.0.0.1' } });
   try {
@@ -27,8 +28,28 @@ test('METRICS_PORT: /metrics is served there and not on the gateway\'s port', as
     expect((await app.call('/metrics', undefined, { method: 'GET' })).status).toBe(404);
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect([res.status, await res.text()]).toEqual([200, expect.stringMatching(/dbapi_db_pool_size/)]);
-    expect((await fetch(`http://127.0.0.1:${port}/example/foo`, { method: 'POST' })).status).toBe(404);
+    const other = await fetch(`http://127.0.0.1:${port}/example/foo`, { method: 'POST' });
+    expect([other.status, ((await other.json()) as { error: { code: string } }).error.code]).toEqual([404, 'not_found']);
+    for (const path of ['/health', '/ready']) {
+      const probe = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect([path, probe.status]).toEqual([path, 200]);
+      expect((await app.call(path, undefined, { method: 'GET', token: null })).status).toBe(200);
+    }
   } finally {
+    await app.close();
+  }
+});
+
+test('METRICS_PORT: while the gateway drains, /ready there answers 503 with Retry-After', async () => {
+  const port = await freePort();
+  const app = await startTestApp({ env: { METRICS_PORT: String(port), HOST: '127.0.0.1' } });
+  try {
+    app.lifecycle.draining = true;
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    expect([ready.status, ready.headers.get('retry-after'), ((await ready.json()) as { error: { code: string } }).error.code]).toEqual([503, '1', 'unavailable']);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  } finally {
+    app.lifecycle.draining = false;
     await app.close();
   }
 });

@@ -1,5 +1,5 @@
 // GET /metrics: the Prometheus text exposition of this replica's metrics. No token unless METRICS_TOKEN is set; with
-// METRICS_PORT it is served on that port only (serveMetrics), and not here.
+// METRICS_PORT it is served on that port only (lib/http/serveManagementPort.ts), and not here.
 import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { AppState } from '../http/AppState';

@@ -60,12 +60,12 @@ test('the Deployment: zero-downtime rollout, probes, drain, resources, non-root 
   expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
   const pod = deployment.spec.template.spec;
   const gateway = pod.containers.find((c: any) => c.name === 'dbapi');
-  expect(gateway.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
-  expect(gateway.livenessProbe.httpGet).toEqual({ path: '/health', port: 'http' });
-  expect(gateway.startupProbe.httpGet).toEqual({ path: '/health', port: 'http' });
-  expect(gateway.ports).toEqual([{ name: 'http', containerPort: 8000 }]);
+  expect(gateway.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'management' });
+  expect(gateway.livenessProbe.httpGet).toEqual({ path: '/health', port: 'management' });
+  expect(gateway.startupProbe.httpGet).toEqual({ path: '/health', port: 'management' });
+  expect(gateway.ports).toEqual([{ name: 'http', containerPort: 8000 }, { name: 'management', containerPort: 9100 }]);
   const settings = find(production, 'ConfigMap', 'dbapi-settings').data;
-  expect(settings.PORT).toBe('8000');
+  expect([settings.PORT, settings.METRICS_PORT]).toEqual(['8000', '9100']); // the ports above
   // preStop, then the drain (SHUTDOWN_TIMEOUT_MS), then ending the pools (up to 5 s): all inside the grace period.
   const preStopS = Number(gateway.lifecycle.preStop.exec.command[1]);
   expect(preStopS).toBeGreaterThan(0);
