@@ -101,6 +101,12 @@ describe('transaction-local settings, sent with the first statement', () => {
     expect(JSON.parse(inside).sub).toBe("O'Brien");
   });
 
+  test('a name set local cannot take as it is (here with a $) is set all the same, and vanishes at commit', async () => {
+    const read = (tx: import('#dbapi').Tx) => tx`select current_setting('dbapi.tenant$id', true) as v`.then((r) => r[0].v);
+    expect(await app.db.transaction('default', { readOnly: true, settings: { 'dbapi.tenant$id': "t'1" } }, read)).toBe("t'1");
+    expect((await app.db.transaction('default', { readOnly: true }, read)) ?? '').toBe('');
+  });
+
   test('a failing setting fails the call with its own error and commits nothing, with or without statements', async () => {
     const bad = { readOnly: false, settings: { role: 'dbapi_no_such_role' } };
     await expect(app.db.transaction('default', bad, () => 'no statement')).rejects.toMatchObject({ code: '22023' });

@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AppContext, AppState } from '../http/AppState';
-import type { Databases } from '../db/createDatabases';
+import type { Databases, TransactionDeadline } from '../db/createDatabases';
 import type { Tx } from '../db/Tx';
 import type { LoadedAction, LoadedModule } from '../modules/loadModules';
 import type { Caller } from '../auth/Caller';
@@ -143,10 +143,10 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
   }
 
   /** The handlers' value, or STREAMED once a single call's async iterable has been sent. */
-  async function answer(ctx: AppContext, calls: Call[], tx: Tx, deadline?: AbortSignal): Promise<unknown> {
+  async function answer(ctx: AppContext, calls: Call[], tx: Tx, deadline?: TransactionDeadline): Promise<unknown> {
     const value = await run(ctx, calls, tx);
     if (calls[0].index !== undefined || !isAsyncIterable(value)) return value;
-    await streamResult(ctx, value, { signal: deadline, sendTimeoutMs });
+    await streamResult(ctx, value, { signal: deadline?.signal, sendTimeoutMs });
     return STREAMED;
   }
 

@@ -1,12 +1,12 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, ReplicaBehindError, type Consistency, type TransactionLimits, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { runTransaction, ReplicaBehindError, type Consistency, type TransactionLimits, type TransactionDeadline, type TransactionOptions, type TransactionWork } from './runTransaction';
 import { createSocketWatchdog, type SocketWatchdog } from './createSocketWatchdog';
 import { createReplicaSet, type Replica, type ReplicaSet } from './replicaSet';
 import { isReplicaFault } from './isReplicaFault';
 
-export type { Consistency, TransactionOptions, TransactionWork };
+export type { Consistency, TransactionDeadline, TransactionOptions, TransactionWork };
 
 export interface DbOptions {
   poolMax: number;

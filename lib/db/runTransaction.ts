@@ -63,10 +63,15 @@ export interface TransactionLimits {
 }
 
 /**
- * The work done in a transaction. `deadline` aborts when the transaction has run for transactionTimeoutMs: work that
- * waits on something else (a stream's reader) stops then, so the connection is released.
+ * The work done in a transaction. `deadline.signal` aborts when the transaction has run for transactionTimeoutMs:
+ * work that waits on something else (a stream's reader) stops then, so the connection is released.
  */
-export type TransactionWork<T> = (tx: Tx, deadline: AbortSignal) => Promise<T> | T;
+export type TransactionWork<T> = (tx: Tx, deadline: TransactionDeadline) => Promise<T> | T;
+
+/** The transaction's deadline as a signal, made only when asked for (streams do): an AbortController per call costs. */
+export interface TransactionDeadline {
+  readonly signal: AbortSignal;
+}
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
@@ -113,7 +118,17 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   // answers, a connection lost without a word) is answered, and if its handler returns after all, it rolls back.
   let state: 'waiting' | 'started' | 'committing' | 'answered' = 'waiting';
   let deadline: NodeJS.Timeout | undefined;
-  const expired = new AbortController();
+  let expired: AbortController | undefined;
+  let expiredBy: Error | undefined;
+  const deadlineOf: TransactionDeadline = {
+    get signal() {
+      if (!expired) {
+        expired = new AbortController();
+        if (expiredBy) expired.abort(expiredBy);
+      }
+      return expired.signal;
+    },
+  };
   const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
   let committed: { afterCommit?: unknown } | undefined;
   let behind = false;
@@ -136,7 +151,8 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       const limitMs = Math.max(0, Math.min(limits.transactionTimeoutMs, remaining));
       deadline = setTimeout(() => {
         const cause = new Error(`transaction still ${state} after ${limitMs} ms${byCaller ? ' (the caller\'s Request-Timeout)' : ''}`);
-        expired.abort(cause);
+        expiredBy = cause;
+        expired?.abort(cause);
         if (state === 'started') answerNow(byCaller ? callerDeadline('before the call finished', cause) : new ApiError('timeout', { cause }));
         // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
         else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
@@ -145,7 +161,7 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       const replayed = consistency?.checkReplayed && consistency.minLsn !== undefined
         ? tx.unsafe(REPLAYED, [formatLsn(consistency.minLsn)], { prepare: true }).execute().then(() => true, () => !(behind = true))
         : undefined;
-      const value = await fn(tx, expired.signal);
+      const value = await fn(tx, deadlineOf);
       // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
       if (prelude) await prelude;
       if (replayed && !(await replayed)) throw new ReplicaBehindError();
@@ -180,17 +196,22 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
 }
 
 // The settings a transaction starts with that cannot fail on a live connection (the action's statement timeout,
-// transaction-local values such as who called) as literals in one `select set_config(...)` that our postgres.js patch
-// sends in BEGIN's own message (`begin ...; select ...`, simple protocol): no round trip and no statement of their own.
+// transaction-local values such as who called) as `set local` statements with literal values that our postgres.js
+// patch sends in BEGIN's own message (`begin ...; set local ...`, simple protocol): no round trip and no statement of
+// their own, and no rows to parse (a `select set_config(...)` answered one: ~15 µs more per transaction).
 // A separate pipelined statement cost 56-75 µs of CPU per transaction (bench/settingsCost.ts).
 function beginPrelude(o: TransactionOptions): string | undefined {
-  const pairs: string[] = [];
-  if (o.statementTimeoutMs !== undefined && o.deadline === undefined) pairs.push(setConfig('statement_timeout', String(o.statementTimeoutMs)));
-  if (o.settings) for (const name in o.settings) if (name !== 'role') pairs.push(setConfig(name, o.settings[name]));
-  return pairs.length === 0 ? undefined : `select ${pairs.join(', ')}`;
+  const statements: string[] = [];
+  if (o.statementTimeoutMs !== undefined && o.deadline === undefined) statements.push(setLocal('statement_timeout', String(o.statementTimeoutMs)));
+  if (o.settings) for (const name in o.settings) if (name !== 'role') statements.push(setLocal(name, o.settings[name]));
+  return statements.length === 0 ? undefined : statements.join('; ');
 }
 
-const setConfig = (name: string, value: string) => `set_config(${literal(name)}, ${literal(value)}, true)`;
+// A setting's name as `set local` takes it (an identifier, or two for a custom one such as dbapi.caller); any other
+// name goes through set_config, which takes it as a string.
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/i;
+const setLocal = (name: string, value: string) =>
+  SETTING_NAME.test(name) ? `set local ${name} = ${literal(value)}` : `select set_config(${literal(name)}, ${literal(value)}, true)`;
 // An escape-string literal: backslashes and quotes doubled, so it reads the same whatever standard_conforming_strings
 // says. The values hold no NUL: caller names are printable ASCII (settings, jwtVerifier), claims are JSON.stringify's
 // (which writes a NUL as \u0000), timeouts are digits.
