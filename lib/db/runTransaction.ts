@@ -17,9 +17,9 @@ export interface TransactionOptions {
   /** A dry run: the work's value is answered, then everything is rolled back. */
   rollback?: boolean;
   /**
-   * Transaction-local settings (`set_config(name, value, true)`: gone at commit), e.g. who called, or `role` for a
-   * `SET LOCAL ROLE`. Sent with the statement timeout in one statement pipelined behind BEGIN, ahead of the work's
-   * first statement: no extra round trip.
+   * Transaction-local settings (`SET LOCAL`: gone at commit), e.g. who called, sent in BEGIN's own message (see
+   * beginPrelude), or `role` for a `SET LOCAL ROLE` in a statement pipelined behind BEGIN ahead of the work's first
+   * statement (see sendPrelude): no extra round trip either way.
    */
   settings?: Readonly<Record<string, string>>;
   /**
