@@ -260,12 +260,18 @@ async function main() {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
-        const p = JSON.parse(line) as { port?: 'gateway' | 'management'; path?: string; status?: number; ms?: number; rss?: number };
+        let p: { port?: 'gateway' | 'management'; path?: string; status?: number; ms?: number; rss?: number };
+        try {
+          p = JSON.parse(line);
+        } catch {
+          continue; // not a probe's line
+        }
         if (p.rss !== undefined) {
           m.rssMax = Math.max(m.rssMax, p.rss);
           continue;
         }
-        const seen = probes[p.port!];
+        const seen = probes[p.port as keyof typeof probes];
+        if (!seen) continue;
         seen.slowest = Math.max(seen.slowest, p.ms!);
         seen.count++;
         if (p.ms! > 100) seen.over100++;
@@ -273,7 +279,11 @@ async function main() {
       }
     });
     process.once('exit', () => prober.kill());
-    await new Promise<void>((resolve) => prober.stdout!.once('data', () => resolve()));
+    // Its first line, or its end (then no probe is counted, and the phase fails): never a wait for ever.
+    await new Promise<void>((resolve) => {
+      prober.stdout!.once('data', () => resolve());
+      prober.once('error', () => resolve()).once('exit', () => resolve());
+    });
     const best = await run('overload: 16 callers, pool 10 (reference)', 16, 4_000);
     const rssBefore = m.rssMax;
     for (const seen of Object.values(probes)) seen.slowest = seen.count = seen.over100 = 0;
@@ -296,7 +306,8 @@ async function main() {
       ...(probes.management.slowest < 100 ? [] : ['/health or /ready over 100 ms on the management port']),
     ];
     const warning = slow.length ? `\n  WARNING (an overloaded machine, or a regression): ${slow.join('; ')}` : '';
-    const bad = m.refusedWithoutRetryAfter > 0 || m.readyNot200 > 0 || !(loaded >= best / 2);
+    // No probe answered at all is a failure too (the prober died): the timings above would say nothing.
+    const bad = m.refusedWithoutRetryAfter > 0 || m.readyNot200 > 0 || !(loaded >= best / 2) || probes.management.count === 0;
     return { summary: summary + warning, bad };
   }
 

@@ -13,6 +13,7 @@ function probe(url: string): Promise<{ status: number; ms: number; body: string 
     const req = get(url, { agent: false, timeout: 15_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t, body }));
+      res.on('error', () => resolve({ status: 0, ms: performance.now() - t, body: '' }));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve({ status: 0, ms: performance.now() - t, body: '' }));

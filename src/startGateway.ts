@@ -68,9 +68,12 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port, server, db: booted.db, modules: booted.modules, log, lifecycle,
     async stop() {
-      await drain(); // the management port stays open meanwhile: /ready answers 503 there too
-      management?.close();
-      await booted.close();
+      try {
+        await drain(); // the management port stays open meanwhile: /ready answers 503 there too
+      } finally {
+        management?.close();
+        await booted.close();
+      }
     },
   };
 }

@@ -207,11 +207,14 @@ function beginPrelude(o: TransactionOptions): string | undefined {
   return statements.length === 0 ? undefined : statements.join('; ');
 }
 
-// A setting's name as `set local` takes it (an identifier, or two for a custom one such as dbapi.caller); any other
-// name goes through set_config, which takes it as a string.
-const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/i;
+// A setting's name as `set local` takes it: one or two lower-case parts (dbapi.caller), each quoted so that a reserved
+// word (dbapi.user) is a name too, and short enough not to be cut at 63 bytes; any other name goes through set_config,
+// which takes it as a string.
+const SETTING_NAME = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
 const setLocal = (name: string, value: string) =>
-  SETTING_NAME.test(name) ? `set local ${name} = ${literal(value)}` : `select set_config(${literal(name)}, ${literal(value)}, true)`;
+  SETTING_NAME.test(name)
+    ? `set local ${name.split('.').map((part) => `"${part}"`).join('.')} = ${literal(value)}`
+    : `select set_config(${literal(name)}, ${literal(value)}, true)`;
 // An escape-string literal: backslashes and quotes doubled, so it reads the same whatever standard_conforming_strings
 // says. The values hold no NUL: caller names are printable ASCII (settings, jwtVerifier), claims are JSON.stringify's
 // (which writes a NUL as \u0000), timeouts are digits.
