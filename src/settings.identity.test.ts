@@ -1,31 +1,13 @@
 // Settings of identity: the development token only when alone, caller names unique across sources, JWT settings,
 // caller roles, METRICS_TOKEN / METRICS_PORT.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from './settings';
+import { loadSettings } from './settings';
+import { project, failure } from '../test/support/settingsProject';
 
 const DEV = 'BEARER=dev-token-0123456789abcdef\n';
 const billing = (extra: Record<string, unknown> = {}) => JSON.stringify([{ name: 'billing', tokens: ['billing-token-0123456789'], allow: ['*'], ...extra }]);
 
-function project(envFiles: Record<string, string> = {}): string {
-  const root = mkdtempSync(join(tmpdir(), 'dbapi-settings-'));
-  for (const [environment, text] of Object.entries(envFiles)) {
-    mkdirSync(join(root, 'env', environment), { recursive: true });
-    writeFileSync(join(root, 'env', environment, '.env'), text);
-  }
-  return root;
-}
-
-function failure(env: NodeJS.ProcessEnv, root = project()): string {
-  try {
-    loadSettings(env, root);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SettingsError);
-    return (e as Error).message;
-  }
-  throw new Error('expected loadSettings to fail');
-}
 
 test('the development token of env/local/.env is active only when no other caller is configured', () => {
   const root = project({ local: DEV });

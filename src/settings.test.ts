@@ -1,27 +1,8 @@
 // Settings: defaults, .env file under real variables, X_FILE secrets, one clear line for a bad value, frozen.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, SettingsError } from './settings';
-
-function project(envFiles: Record<string, string> = {}): string {
-  const root = mkdtempSync(join(tmpdir(), 'dbapi-settings-'));
-  for (const [environment, text] of Object.entries(envFiles)) {
-    mkdirSync(join(root, 'env', environment), { recursive: true });
-    writeFileSync(join(root, 'env', environment, '.env'), text);
-  }
-  return root;
-}
-
-function failure(env: NodeJS.ProcessEnv, root = project()): string {
-  try {
-    loadSettings(env, root);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SettingsError);
-    return (e as Error).message;
-  }
-  throw new Error('expected loadSettings to fail');
-}
+import { loadSettings } from './settings';
+import { project, failure } from '../test/support/settingsProject';
 
 test('defaults: local, 0.0.0.0:8000, embedded database, info logs to logs/dbapi.log', () => {
   const root = project();
