@@ -2,10 +2,7 @@
 // `too_many_requests` (with Retry-After) past its maxConcurrent, before its body is read or any connection is taken.
 import type { Middleware } from 'koa';
 import type { AppState } from '../http/AppState';
-import { ApiError } from '../errors/ApiError';
-
-// Retry-After of a 429: the caller's running calls end within milliseconds to seconds; a second spreads retries out.
-const RETRY_AFTER = { 'Retry-After': '1' } as const;
+import { ApiError, RETRY_AFTER } from '../errors/ApiError';
 
 /** `defaultMax`: the share of callers that declare no `maxConcurrent` (CALLER_MAX_CONCURRENT); 0 means no limit. */
 export function callerShare(defaultMax: number): Middleware<AppState> {
@@ -19,7 +16,7 @@ export function callerShare(defaultMax: number): Middleware<AppState> {
     if (n >= max) {
       throw new ApiError('too_many_requests', {
         message: `This caller already has ${max} calls running (its maxConcurrent); retry later`,
-        headers: RETRY_AFTER,
+        headers: RETRY_AFTER, // the caller's running calls end within milliseconds to seconds
       });
     }
     running.set(caller.name, n + 1);
