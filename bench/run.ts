@@ -1,6 +1,6 @@
 // `npm run bench`: the gateway as deployed beside the floor server, loaded alternately with autocannon; prints the table.
 // Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
-//          --skip-koa (no koa reference server) --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway into bench/profiles/)
+//          --skip-koa (no koa reference server) --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway and the koa reference into bench/profiles/<server>/)
 //          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
 //          --jwt (the gateway's caller is a JWT, RS256, verified against a JWKS file: the verification cache and the
 //          caller's claims in dbapi.claims; the floor and koa keep the static token)
@@ -130,11 +130,15 @@ async function benchJwt(dir: string): Promise<{ env: Record<string, string>; tok
 let gatewayToken = TOKEN;
 let jwtEnv: Record<string, string> = {};
 
+/** With --cpu-prof, node's profiler flags for a server: its profile lands in bench/profiles/<name>/ when it exits. */
+function profileArgs(name: Server['name']): string[] {
+  return o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles', name)}`] : [];
+}
+
 async function startGateway(databaseUrl: string, logFile: string): Promise<Server> {
   const port = await freePort();
-  const profile = o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`] : [];
   // As deployed: production settings, a bearer token, ECS logs to a file and to stdout, migrations on start.
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...profileArgs('gateway'), '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
@@ -174,7 +178,7 @@ async function startKoaReference(databaseUrl: string, logFile: string): Promise<
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bench/koaReference.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, '--token', TOKEN, '--log-file', logFile],
+    [...profileArgs('koa'), '--import', 'tsx', 'bench/koaReference.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, '--token', TOKEN, '--log-file', logFile],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const url = `http://127.0.0.1:${port}`;

@@ -113,4 +113,20 @@ describe('transaction-local settings, sent with the first statement', () => {
     await expect(app.db.transaction('default', bad, (tx) => tx`insert into probe_rows (note) values ('bad-prelude')`)).rejects.toMatchObject({ code: '22023' });
     expect(await count('bad-prelude')).toBe(0);
   });
+
+  test('BEGIN\'s own settings failing fail the call with BEGIN\'s error: the work sent behind it never runs outside a transaction', async () => {
+    // The work starts once BEGIN is written, not answered (its first statement leaves in the same socket write).
+    const bad = { readOnly: false, statementTimeoutMs: -5 }; // set local statement_timeout = '-5': out of range
+    await expect(app.db.transaction('default', bad, () => 'no statement')).rejects.toMatchObject({ code: '22023' });
+    await expect(app.db.transaction('default', bad, (tx) => tx`insert into probe_rows (note) values ('bad-begin')`)).rejects.toMatchObject({ code: '22023' });
+    await expect(app.db.transaction('default', bad, async (tx) => {
+      await tx`insert into probe_rows (note) values ('bad-begin')`.catch(() => undefined); // swallowed by the work
+      await tx`insert into probe_rows (note) values ('bad-begin')`.catch(() => undefined);
+      return 'swallowed';
+    })).rejects.toMatchObject({ code: '22023' });
+    expect(await count('bad-begin')).toBe(0);
+    // and the pool's connections are fine afterwards
+    expect((await app.call('/probe/insert', { note: 'after-bad-begin' })).status).toBe(200);
+    expect(await count('after-bad-begin')).toBe(1);
+  });
 });
