@@ -7,7 +7,7 @@
 //          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { freePort } from '../lib/http/freePort';
 import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,7 @@ const { values: o } = parseArgs({
     'skip-koa': { type: 'boolean', default: false }, // leave out the koa reference server
     'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
     jwt: { type: 'boolean', default: false }, // the gateway's caller sends a JWT instead of the static token
+    before: { type: 'string' }, // another checkout of the gateway (a git worktree) loaded alongside: before/after a change
   },
 });
 const ROUNDS = Number(o.rounds);
@@ -46,7 +47,7 @@ const TOKEN = randomBytes(24).toString('base64url');
 const SCENARIOS = (o.only ? [o.only] : ['foo', 'bar']) as Array<'foo' | 'bar'>;
 
 interface Server {
-  name: 'gateway' | 'floor' | 'koa';
+  name: 'gateway' | 'floor' | 'koa' | 'before';
   url: string;
   child: ChildProcess;
 }
@@ -63,16 +64,39 @@ interface Sample {
   rssMaxMiB: number;
   /** CPU time (user + system) the server spent per answered request, in µs: steadier than req/s on a busy machine. */
   cpuUs: number;
+  /** Of cpuUs, the main thread's (JavaScript, the event loop); the rest is GC helpers and libuv's pool (log writes). */
+  mainCpuUs: number;
+  /** CPU time the PostgreSQL processes spent per answered request, in µs (0 when the database is not on this machine). */
+  dbCpuUs: number;
+  /** CPU time the load generator (this process, autocannon) spent per answered request, in µs. */
+  clientCpuUs: number;
 }
 
-/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
-function cpuUs(pid: number): number {
+/** CPU time (user + system) a process (or, given `thread`, one of its threads) has used so far, in µs, from /proc (Linux). */
+function cpuUs(pid: number, thread?: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return NaN;
   }
+}
+
+/** CPU time of every PostgreSQL process on this machine so far, in µs (0 when the server runs elsewhere). */
+function databaseCpuUs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -135,11 +159,11 @@ function profileArgs(name: Server['name']): string[] {
   return o['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles', name)}`] : [];
 }
 
-async function startGateway(databaseUrl: string, logFile: string): Promise<Server> {
+async function startGateway(databaseUrl: string, logFile: string, name: 'gateway' | 'before' = 'gateway', cwd = ROOT): Promise<Server> {
   const port = await freePort();
   // As deployed: production settings, a bearer token, ECS logs to a file and to stdout, migrations on start.
-  const child = spawn(process.execPath, [...profileArgs('gateway'), '--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...profileArgs(name), '--import', 'tsx', 'src/main.ts'], {
+    cwd,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       ...process.env,
@@ -157,8 +181,8 @@ async function startGateway(databaseUrl: string, logFile: string): Promise<Serve
     },
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, child, 'gateway');
-  return { name: 'gateway', url, child };
+  await waitHealthy(url, child, name);
+  return { name, url, child };
 }
 
 async function startFloor(databaseUrl: string): Promise<Server> {
@@ -186,18 +210,24 @@ async function startKoaReference(databaseUrl: string, logFile: string): Promise<
   return { name: 'koa', url, child };
 }
 
+/** Requests each server answered in all, warm-up included: with --cpu-prof, what its profile's time is divided by. */
+const served = new Map<Server['name'], number>();
+
 /** Loads one server with one action for `seconds`; names are spread over NAMES rows, half the calls carry an email. */
 async function load(server: Server, scenario: string, seconds: number): Promise<Omit<Sample, 'round' | 'scenario' | 'server'>> {
   let n = 0;
   let rssMax = 0;
   const cpuBefore = cpuUs(server.child.pid!);
+  const mainBefore = cpuUs(server.child.pid!, server.child.pid!);
+  const dbBefore = databaseCpuUs();
+  const clientBefore = process.cpuUsage();
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssMiB(server.child.pid!))), 250);
   const result = await autocannon({
     url: `${server.url}/example/${scenario}`,
     method: 'POST',
     connections: CONNECTIONS,
     duration: seconds,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.name === 'gateway' ? gatewayToken : TOKEN}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.name === 'gateway' || server.name === 'before' ? gatewayToken : TOKEN}` },
     requests: [{
       setupRequest(req: Record<string, unknown>) {
         n++;
@@ -209,8 +239,12 @@ async function load(server: Server, scenario: string, seconds: number): Promise<
   });
   clearInterval(sampler);
   const answered = result.requests.average * seconds;
+  served.set(server.name, (served.get(server.name) ?? 0) + result.requests.total);
   return {
     cpuUs: (cpuUs(server.child.pid!) - cpuBefore) / answered,
+    mainCpuUs: (cpuUs(server.child.pid!, server.child.pid!) - mainBefore) / answered,
+    dbCpuUs: (databaseCpuUs() - dbBefore) / answered,
+    clientCpuUs: ((u) => (u.user + u.system) / answered)(process.cpuUsage(clientBefore)),
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -270,7 +304,11 @@ async function main() {
     cleanups.push(() => stop(floor));
     const koa = o['skip-koa'] ? undefined : await startKoaReference(databaseUrl, join(temp, 'koa.log'));
     if (koa) cleanups.push(() => stop(koa));
-    const servers = koa ? [gateway, koa, floor] : [gateway, floor];
+    // --before DIR: that checkout's gateway (its own log file), loaded in turn with the others: a change's cost measured
+    // in one run, on the same machine at the same time, which a shared machine's drift between runs would swamp.
+    const before = o.before ? await startGateway(databaseUrl, join(temp, 'before.log'), 'before', o.before) : undefined;
+    if (before) cleanups.push(() => stop(before));
+    const servers = [gateway, ...(before ? [before] : []), ...(koa ? [koa] : []), floor];
     await sleep(1000);
     const idle = { gateway: rssMiB(gateway.child.pid!), floor: rssMiB(floor.child.pid!) };
 
@@ -286,7 +324,7 @@ async function main() {
           const r = await load(server, scenario, DURATION);
           const sample = { round, scenario, server: server.name, ...r };
           samples.push(sample);
-          console.log(`  round ${round}  ${scenario}  ${server.name.padEnd(7)}  ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  CPU ${fmt(r.cpuUs)} µs/req  RSS max ${fmt(r.rssMaxMiB, 1)} MiB${r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+          console.log(`  round ${round}  ${scenario}  ${server.name.padEnd(7)}  ${fmt(r.rps).padStart(6)} req/s  p50 ${fmt(r.p50)} ms  p99 ${fmt(r.p99)} ms  CPU ${fmt(r.cpuUs)} µs/req (main thread ${fmt(r.mainCpuUs)}; database ${fmt(r.dbCpuUs)}, load generator ${fmt(r.clientCpuUs)})  RSS max ${fmt(r.rssMaxMiB, 1)} MiB${r.non2xx || r.errors ? `  !! ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
         }
       }
     }
@@ -311,8 +349,23 @@ async function main() {
         console.log(`  example/${s.scenario.padEnd(4)}  koa ${fmt(s.koa.rps)} req/s = ${fmt(s.koa.rps / s.floor.rps, 3)} of the floor, p99 ${fmt(s.koa.p99 / s.floor.p99, 2)}×, CPU ${fmt(s.koa.cpu)} µs/req; the gateway is ${fmt(s.gateway.rps / s.koa.rps, 3)} of koa's req/s at ${fmt(s.gateway.cpu - s.koa.cpu)} µs/req more`);
       }
     }
+    if (before) {
+      console.log(`\nthis checkout against --before ${o.before} (each round's pair, medians over the rounds):`);
+      for (const scenario of SCENARIOS) {
+        const pairs = (key: 'rps' | 'cpuUs' | 'mainCpuUs' | 'p99') => median(samples.filter((x) => x.scenario === scenario && x.server === 'gateway')
+          .map((g) => g[key] / samples.find((b) => b.scenario === scenario && b.server === 'before' && b.round === g.round)![key]));
+        const cpu = (name: string, key: 'cpuUs' | 'mainCpuUs') => median(samples.filter((x) => x.scenario === scenario && x.server === name).map((x) => x[key]));
+        console.log(`  example/${scenario.padEnd(4)}  req/s ${fmt(pairs('rps'), 3)}×, p99 ${fmt(pairs('p99'), 2)}×, CPU per call ${fmt(pairs('cpuUs'), 3)}× (${fmt(cpu('gateway', 'cpuUs'))} against ${fmt(cpu('before', 'cpuUs'))} µs; main thread ${fmt(cpu('gateway', 'mainCpuUs'))} against ${fmt(cpu('before', 'mainCpuUs'))})`);
+      }
+    }
     const afterLoad = rssMiB(gateway.child.pid!);
     console.log(`RSS idle: gateway ${fmt(idle.gateway, 1)} MiB, floor ${fmt(idle.floor, 1)} MiB; gateway after the rounds ${fmt(afterLoad, 1)} MiB`);
+    if (o['cpu-prof']) {
+      for (const [name, n] of served) {
+        if (name === 'floor') continue; // not profiled
+        console.log(`profiled: ${name} answered ${n} requests: npx tsx bench/summarizeProfile.ts --requests ${n} bench/profiles/${name}/CPU.*.0.001.cpuprofile`);
+      }
+    }
     const logLines = readFileSync(logFile, 'utf8').split('\n').length - 1;
     console.log(`gateway log file: ${logLines} lines`);
 

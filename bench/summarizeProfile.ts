@@ -1,5 +1,7 @@
 // Summarizes a `node --cpu-prof` profile: busy self time by package (or project folder) and the heaviest functions.
-// Usage: npx tsx bench/summarizeProfile.ts bench/profiles/CPU.*.cpuprofile [--top 25]
+// Usage: npx tsx bench/summarizeProfile.ts bench/profiles/gateway/CPU.*.cpuprofile [--top 25] [--requests N]
+// With --requests (what `npm run bench -- --cpu-prof` prints for each server), each line also says µs per request,
+// so two servers' profiles compare line by line.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -13,7 +15,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' }, requests: { type: 'string' } }, allowPositionals: true });
 
 /** `koa`, `@koa/router`, `lib/auth/callerFinder.ts`, `node:internal/...`: where a function lives, coarse enough to add up. */
 function owner(url: string): string {
@@ -50,10 +52,12 @@ for (const file of positionals) {
   const print = (title: string, m: Map<string, number>) => {
     console.log(`\n${title}`);
     for (const [k, t] of [...m].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
-      console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+      const perRequest = values.requests ? `${(t / Number(values.requests)).toFixed(1).padStart(7)} µs/req  ` : '';
+      console.log(`  ${((100 * t) / total).toFixed(1).padStart(5)}%  ${perRequest}${k}`);
     }
   };
-  console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded)`);
+  const busyPerRequest = values.requests ? `, ${(total / Number(values.requests)).toFixed(0)} µs per request` : '';
+  console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded)${busyPerRequest}`);
   print('self time by owner', owners);
   print('self time by function', functions);
 }

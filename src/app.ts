@@ -12,6 +12,7 @@ import { requestId } from '../lib/http/requestId';
 import { requestFinished } from '../lib/http/requestFinished';
 import { handleErrors } from '../lib/errors/handleErrors';
 import { compressWhenItPays } from '../lib/http/compressWhenItPays';
+import { getRoutes } from '../lib/http/getRoutes';
 import { healthRoutes } from '../lib/http/healthRoutes';
 import { metricsRoutes } from '../lib/metrics/metricsRoutes';
 import { docsRoutes } from '../lib/openapi/docsRoutes';
@@ -39,9 +40,11 @@ export function createApp({ settings, db, log, modules, lifecycle, metrics, idem
   app.use(requestFinished(log.access, metrics)); //                when done: one access line and the metrics, one status
   app.use(handleErrors()); //                               anything thrown below → JSON error body
   app.use(compressWhenItPays({ threshold: 1024 })); //      large answers gzip/br when the caller accepts it
-  app.use(healthRoutes(db, lifecycle).routes()); //         GET /health, GET /ready: no token
-  app.use(metricsRoutes(metrics, settings.metrics).routes()); // GET /metrics: no token unless METRICS_TOKEN; not here with METRICS_PORT
-  app.use(docsRoutes(modules, { title: 'dbapi', version: pkg.version }).routes()); // GET /openapi.json, /docs: no token
+  app.use(getRoutes( //                                     the gateway's own paths, GET only (a call passes at once):
+    healthRoutes(db, lifecycle), //                         GET /health, GET /ready: no token
+    metricsRoutes(metrics, settings.metrics), //            GET /metrics: no token unless METRICS_TOKEN; not here with METRICS_PORT
+    docsRoutes(modules, { title: 'dbapi', version: pkg.version }), // GET /openapi.json, /docs: no token
+  ));
   app.use(authenticate(settings.callers, settings.jwt && jwtVerifier(settings.jwt, settings.callers, log))); // bearer token or JWT → caller, else 401
   app.use(refuseWhileMigrating(lifecycle)); //              503 until start-up migrations are done
   app.use(callerShare(settings.callerMaxConcurrent)); //    a caller over its maxConcurrent → 429, before any connection

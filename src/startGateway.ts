@@ -51,8 +51,9 @@ export async function startGateway(settings: Settings, o: GatewayOptions = {}): 
   if (settings.devToken) log.warn('the development token of env/local/.env is active (no other caller is configured): never use it beyond this machine');
   try {
     const metrics = createMetrics();
-    const db = observeDatabases(booted.db, metrics, settings.db.poolMax); // transactions feed the pool and commit metrics
-    observeReplicas(booted.db, metrics);
+    const db = booted.db;
+    observeDatabases(db, metrics, settings.db.poolMax); // the pool and commit metrics, read from the transaction counts
+    observeReplicas(db, metrics);
     const idempotency = createIdempotency({ db, ttlS: settings.idempotency.ttlS });
     const app = createApp({ settings, db, log, modules: booted.modules, lifecycle, metrics, idempotency });
     const listen = { ...settings.http, host, port: o.listen?.port ?? settings.port };

@@ -106,6 +106,24 @@ describe('GET /metrics', () => {
     expect(Number(/dbapi_db_commits_total\{database="default"\} (\d+)/.exec(res.text)?.[1])).toBeGreaterThanOrEqual(1);
     expect(Number(/dbapi_db_rollbacks_total\{database="default"\} (\d+)/.exec(res.text)?.[1])).toBeGreaterThanOrEqual(1);
   });
+  test('the transaction figures count each call once: a commit, a rollback, a dry run as a rollback, a running call as in use', async () => {
+    const figures = async () => {
+      const text = (await app.call('/metrics', undefined, { method: 'GET', token: null })).text;
+      const read = (name: string) => Number(new RegExp(`${name}\\{database="default"\\} (\\d+)`).exec(text)?.[1]);
+      return { commits: read('dbapi_db_commits_total'), rollbacks: read('dbapi_db_rollbacks_total'), inUse: read('dbapi_db_pool_in_use'), waiting: read('dbapi_db_pool_waiting') };
+    };
+    const before = await figures();
+    await app.call('/probe/insert', { note: 'm2' });
+    await app.call('/probe/fail', { note: 'm2' });
+    await app.call('/probe/insert', { note: 'm2' }, { headers: { prefer: 'tx=rollback' } });
+    const after = await figures();
+    expect([after.commits - before.commits, after.rollbacks - before.rollbacks]).toEqual([1, 2]);
+    const slow = app.call('/probe/slow', { seconds: 0.5 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await figures()).toMatchObject({ inUse: 1, waiting: 0 });
+    expect((await slow).status).toBe(200);
+    expect(await figures()).toMatchObject({ inUse: 0, waiting: 0, commits: after.commits + 1 });
+  });
   test('unknown paths do not become labels', async () => {
     await app.call('/no/such/path/at/all', {});
     const res = await app.call('/metrics', undefined, { method: 'GET', token: null });

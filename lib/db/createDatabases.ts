@@ -1,12 +1,12 @@
 // Opens one postgres.js pool per configured database and offers transactions and health checks on them.
 import postgres, { type Sql } from 'postgres';
 import { pgTypes } from './pgTypes';
-import { runTransaction, ReplicaBehindError, type Consistency, type TransactionLimits, type TransactionDeadline, type TransactionOptions, type TransactionWork } from './runTransaction';
+import { runTransaction, ReplicaBehindError, type Consistency, type TransactionCounts, type TransactionLimits, type TransactionDeadline, type TransactionOptions, type TransactionWork } from './runTransaction';
 import { createSocketWatchdog, type SocketWatchdog } from './createSocketWatchdog';
 import { createReplicaSet, type Replica, type ReplicaSet } from './replicaSet';
 import { isReplicaFault } from './isReplicaFault';
 
-export type { Consistency, TransactionDeadline, TransactionOptions, TransactionWork };
+export type { Consistency, TransactionCounts, TransactionDeadline, TransactionOptions, TransactionWork };
 
 export interface DbOptions {
   poolMax: number;
@@ -39,6 +39,8 @@ export interface Databases {
    * replicas sets `consistency.lsn` when `consistency` is given.
    */
   transaction<T>(name: string, options: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T>;
+  /** Each database's transactions (on its primary and its replicas) now and so far, for metrics. */
+  readonly counts: ReadonlyMap<string, Readonly<TransactionCounts>>;
   /** The replicas of each database that has any (for metrics). */
   readonly replicas: ReadonlyMap<string, ReplicaSet>;
   /** Whether every database answers `select 1` within `timeoutMs`. */
@@ -83,12 +85,14 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   const replicas = new Map(Object.entries(replicaUrls).filter(([name, list]) => pools.has(name) && list.length > 0).map(([name, list]) => [name, createReplicaSet(list, (url) => connect(url, options, watchdog), {
     maxLagMs: options.replicaMaxLagMs ?? 5_000, checkMs: options.replicaCheckMs ?? 1_000, checkTimeoutMs: Math.max(options.connectTimeoutMs, 1_000),
   }, pools.get(name))]));
+  // Each database's transactions counted, on its primary and its replicas alike.
+  const counts = new Map([...pools.keys()].map((name): [string, TransactionCounts] => [name, { waiting: 0, running: 0, commits: 0, rollbacks: 0 }]));
   // Each pool's limits with its own count of calls, running or waiting for a connection, for DB_MAX_WAITING.
-  const limitsOf = (): TransactionLimits => ({
+  const limitsOf = (name: string): TransactionLimits => ({
     acquireTimeoutMs: options.acquireTimeoutMs, transactionTimeoutMs: options.transactionTimeoutMs,
-    maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: { calls: 0 },
+    maxWaiting: options.maxWaiting, poolMax: options.poolMax, queue: { calls: 0 }, counts: counts.get(name),
   });
-  const limits = new Map([...pools.keys()].map((name) => [name, limitsOf()]));
+  const limits = new Map([...pools.keys()].map((name) => [name, limitsOf(name)]));
   const replicaLimits = new WeakMap<Replica, TransactionLimits>();
   // When each pool last committed a transaction: /ready takes that as an answer, so under load (when a `select 1`
   // would queue behind every waiting call) it answers at once.
@@ -106,6 +110,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   return {
     names: [...pools.keys()],
     pool,
+    counts,
     replicas,
     transaction(name, o, fn, consistency) {
       const set = replicas.get(name);
@@ -138,7 +143,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     let ran = false;
     try {
       let own = replicaLimits.get(replica);
-      if (!own) replicaLimits.set(replica, (own = limitsOf()));
+      if (!own) replicaLimits.set(replica, (own = limitsOf(name)));
       const value = await runTransaction(replica.sql, own, o, (tx, deadline) => {
         ran = true;
         return fn(tx, deadline);

@@ -60,6 +60,17 @@ export interface TransactionLimits {
   poolMax?: number;
   /** This pool's calls now, running or waiting: shared by every call on the pool. */
   queue?: { calls: number };
+  /** The database's transactions, counted as they go (plain numbers: the metrics read them when scraped). */
+  counts?: TransactionCounts;
+}
+
+/** A database's transactions: now waiting for a connection, now running, and how many ended each way so far. */
+export interface TransactionCounts {
+  waiting: number;
+  running: number;
+  commits: number;
+  /** Errors, dry runs, and calls answered before their transaction could finish. */
+  rollbacks: number;
 }
 
 /**
@@ -107,8 +118,18 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   if (left <= 0) return Promise.reject(callerDeadline('before a database connection was taken'));
   const acquireMs = Math.min(limits.acquireTimeoutMs, left);
   if (queue) queue.calls++;
-  const ended = () => {
+  const counts = limits.counts;
+  if (counts) counts.waiting++;
+  let ran = false; // the work was started: a connection was taken and BEGIN sent
+  const ended = (committed: boolean) => {
     if (queue) queue.calls--;
+    if (!counts) return;
+    if (!ran) counts.waiting--;
+    else {
+      counts.running--;
+      if (committed) counts.commits++;
+      else counts.rollbacks++;
+    }
   };
   const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
@@ -143,6 +164,11 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       else answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
     }, acquireMs);
     const work = async (tx: Tx) => {
+      ran = true;
+      if (counts) {
+        counts.waiting--;
+        counts.running++;
+      }
       if (state === 'answered') throw new AbandonedError();
       state = 'started';
       clearTimeout(timer);
@@ -181,13 +207,13 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
     begin.pipelined = true;
     sql.begin(mode, work as (tx: unknown) => Promise<unknown>).then(
       (value) => {
-        ended();
+        ended(true);
         clearTimeout(deadline);
         if (committed) consistency!.lsn = (committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
         if (state !== 'answered') resolve(value as T);
       },
       (e) => {
-        ended();
+        ended(false); // a dry run too: it rolled back
         clearTimeout(timer);
         clearTimeout(deadline);
         if (state === 'answered') return; // this call was already answered

@@ -1,5 +1,5 @@
 // The Prometheus metrics of one app, in a registry of its own (no prom-client global), so tests and apps never share.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -36,10 +36,5 @@ export function createMetrics() {
       child.time.observe(seconds);
       if (status === 429) rejections.labels(caller).inc();
     },
-    poolSize: new Gauge({ name: 'dbapi_db_pool_size', help: 'Connections the pool may open (DB_POOL_MAX)', labelNames: ['database'] as const, registers }),
-    poolInUse: new Gauge({ name: 'dbapi_db_pool_in_use', help: 'Connections holding a running transaction', labelNames: ['database'] as const, registers }),
-    poolWaiting: new Gauge({ name: 'dbapi_db_pool_waiting', help: 'Transactions waiting for a connection', labelNames: ['database'] as const, registers }),
-    commits: new Counter({ name: 'dbapi_db_commits_total', help: 'Transactions committed', labelNames: ['database'] as const, registers }),
-    rollbacks: new Counter({ name: 'dbapi_db_rollbacks_total', help: 'Transactions rolled back (errors and dry runs)', labelNames: ['database'] as const, registers }),
   };
 }

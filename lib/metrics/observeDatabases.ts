@@ -1,49 +1,47 @@
-// Wraps the databases so every transaction counts in the pool gauges and the commit and rollback counters.
-import type { Databases } from '../db/createDatabases';
+// The pool gauges and the commit and rollback counters, read from the databases' transaction counts when scraped:
+// runTransaction keeps plain numbers as transactions go, so a call pays no metric updates (each cost a label hash).
+import { Counter, Gauge } from 'prom-client';
+import type { Databases, TransactionCounts } from '../db/createDatabases';
 import type { Metrics } from './createMetrics';
 
-// postgres.js keeps its pool state private: a transaction is "waiting" from begin() until its callback runs,
-// "in use" while the callback runs. Work done outside transactions (migrations, /ready) is not counted.
-export function observeDatabases(db: Databases, metrics: Metrics, poolMax: number): Databases {
-  // Each database's labelled series, found once: prom-client hashes the labels on every call otherwise.
-  const series = new Map(db.names.map((name) => {
-    metrics.poolSize.set({ database: name }, poolMax);
-    const s = {
-      waiting: metrics.poolWaiting.labels(name), inUse: metrics.poolInUse.labels(name),
-      commits: metrics.commits.labels(name), rollbacks: metrics.rollbacks.labels(name),
-    };
-    s.waiting.set(0);
-    s.inUse.set(0);
-    s.commits.inc(0);
-    s.rollbacks.inc(0);
-    return [name, s];
-  }));
-  return {
-    ...db,
-    async transaction(name, options, fn, consistency) {
-      const s = series.get(name);
-      if (!s) return db.transaction(name, options, fn, consistency); // not configured: db.transaction says so
-      let started = false;
-      s.waiting.inc();
-      try {
-        const value = await db.transaction(name, options, async (tx, deadline) => {
-          started = true;
-          s.waiting.dec();
-          s.inUse.inc();
-          try {
-            return await fn(tx, deadline);
-          } finally {
-            s.inUse.dec();
-          }
-        }, consistency);
-        s.commits.inc();
-        return value;
-      } catch (e) {
-        if (started) s.rollbacks.inc(); // a transaction that never began has nothing to roll back
-        throw e;
-      } finally {
-        if (!started) s.waiting.dec();
-      }
-    },
+// A transaction is "waiting" from its call until a connection is taken and BEGIN sent, then "in use" until it ends; on
+// a read replica it counts under its database. Work done outside transactions (migrations, /ready) is not counted.
+export function observeDatabases(db: Databases, metrics: Metrics, poolMax: number): void {
+  const registers = [metrics.registry];
+  const each = (fn: (database: string, c: Readonly<TransactionCounts>) => void) => {
+    for (const [database, c] of db.counts) fn(database, c);
   };
+  new Gauge({
+    name: 'dbapi_db_pool_size', help: 'Connections the pool may open (DB_POOL_MAX)', labelNames: ['database'] as const, registers,
+    collect() {
+      each((database) => this.set({ database }, poolMax));
+    },
+  });
+  new Gauge({
+    name: 'dbapi_db_pool_in_use', help: 'Connections holding a running transaction', labelNames: ['database'] as const, registers,
+    collect() {
+      each((database, c) => this.set({ database }, c.running));
+    },
+  });
+  new Gauge({
+    name: 'dbapi_db_pool_waiting', help: 'Transactions waiting for a connection', labelNames: ['database'] as const, registers,
+    collect() {
+      each((database, c) => this.set({ database }, c.waiting));
+    },
+  });
+  // Counters read from totals: reset, then set to the total (prom-client's counters only go up by inc).
+  new Counter({
+    name: 'dbapi_db_commits_total', help: 'Transactions committed', labelNames: ['database'] as const, registers,
+    collect() {
+      this.reset();
+      each((database, c) => this.inc({ database }, c.commits));
+    },
+  });
+  new Counter({
+    name: 'dbapi_db_rollbacks_total', help: 'Transactions rolled back (errors, dry runs, calls answered before their transaction ended)', labelNames: ['database'] as const, registers,
+    collect() {
+      this.reset();
+      each((database, c) => this.inc({ database }, c.rollbacks));
+    },
+  });
 }
