@@ -2,6 +2,8 @@
 // Options: --rounds 3 --duration 10 --connections 50 --pool-max 10 --names 10000 --database-url URL | --embedded
 //          --skip-koa (no koa reference server) --floor-statement (floor runs bar as one statement, not in begin/commit as the gateway must) --cpu-prof (profiles the gateway and the koa reference into bench/profiles/<server>/)
 //          --gateway-env KEY=VALUE (repeatable: overrides a gateway setting, for experiments)
+//          --before DIR (another checkout's gateway, loaded in turn: a change's cost in one run) --before-env KEY=VALUE
+//          (repeatable: for that one only; with --before . the same code under other settings or node flags)
 //          --jwt (the gateway's caller is a JWT, RS256, verified against a JWKS file: the verification cache and the
 //          caller's claims in dbapi.claims; the floor and koa keep the static token)
 //          --soak SECONDS (after the rounds, loads the gateway that long and samples its RSS) --json FILE
@@ -37,6 +39,7 @@ const { values: o } = parseArgs({
     'gateway-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE overrides, for experiments
     jwt: { type: 'boolean', default: false }, // the gateway's caller sends a JWT instead of the static token
     before: { type: 'string' }, // another checkout of the gateway (a git worktree) loaded alongside: before/after a change
+    'before-env': { type: 'string', multiple: true, default: [] }, // KEY=VALUE for the --before gateway only
   },
 });
 const ROUNDS = Number(o.rounds);
@@ -177,7 +180,7 @@ async function startGateway(databaseUrl: string, logFile: string, name: 'gateway
       MIGRATE_ON_START: 'true',
       DB_POOL_MAX: o['pool-max'],
       ...jwtEnv,
-      ...Object.fromEntries(o['gateway-env']!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+      ...Object.fromEntries([...o['gateway-env']!, ...(name === 'before' ? o['before-env']! : [])].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
   });
   const url = `http://127.0.0.1:${port}`;
