@@ -94,7 +94,9 @@ function databaseCpuUs(): number {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+      // utime + stime, and cutime + cstime: a backend that exited meanwhile (a pool's idle connection closed) is
+      // counted in the postmaster's, which reaped it
+      total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1e6) / 100;
     } catch {
       // the process ended meanwhile
     }

@@ -33,7 +33,15 @@ export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
     if (!options) singles.set(action, (options = merged([action], defaults)));
     return options;
   };
+  // A single call without a deadline or dry run, the common case: its plan is made once per action.
+  const plans = new Map<LoadedAction, TransactionPlan>();
+  const singlePlan = (action: LoadedAction) => {
+    let plan = plans.get(action);
+    if (!plan) plans.set(action, (plan = action.database === false ? NONE : { database: action.database, options: single(action) }));
+    return plan;
+  };
   return (actions, rollback, deadline) => {
+    if (actions.length === 1 && !rollback && deadline === undefined) return singlePlan(actions[0]);
     const using = actions.filter((a) => a.database !== false);
     if (using.length === 0) return NONE;
     const databases = new Set(using.map((a) => a.database));

@@ -14,7 +14,7 @@ export interface DbOptions {
   idleTimeoutS: number;
   statementTimeoutMs: number;
   prepare: boolean;
-  /** Bounded wait for a free connection (and its BEGIN) before a call is answered 503. */
+  /** Bounded wait for a free connection (until its BEGIN is written) before a call is answered 503. */
   acquireTimeoutMs: number;
   /** Bound on a started transaction as a whole: then 504 (rolled back) or 503 (commit unconfirmed). */
   transactionTimeoutMs: number;
@@ -135,7 +135,7 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   };
 
   /**
-   * A read on a replica. Should the replica fail it before the work ran at all (no connection, no BEGIN in time), or
+   * A read on a replica. Should the replica fail it before the work ran at all (no connection in time), or
    * with a fault of its own while it ran (see isReplicaFault), the read runs again on the primary: it is read only,
    * so running it twice changes nothing, and a replica's failure never fails a call that the primary could answer.
    */

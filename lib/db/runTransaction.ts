@@ -51,7 +51,7 @@ export class ReplicaBehindError extends Error {
 }
 
 export interface TransactionLimits {
-  /** How long a call may wait for a connection and its BEGIN before it is answered 503. */
+  /** How long a call may wait for a connection (its BEGIN written) before it is answered 503. */
   acquireTimeoutMs: number;
   /** How long a started transaction may take in all before its call is answered (and it is rolled back). */
   transactionTimeoutMs: number;
@@ -131,7 +131,8 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
       else counts.rollbacks++;
     }
   };
-  const mode = `${o.isolation ? `isolation level ${o.isolation} ` : ''}${o.readOnly ? 'read only' : 'read write'}`;
+  const access = o.readOnly ? 'read only' : 'read write';
+  const mode = o.isolation ? `isolation level ${o.isolation} ${access}` : access;
   // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
   // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
   // without running the handler.
@@ -230,11 +231,22 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
 // patch sends in BEGIN's own message (`begin ...; set local ...`, simple protocol): no round trip and no statement of
 // their own, and no rows to parse (a `select set_config(...)` answered one: ~15 µs more per transaction).
 // A separate pipelined statement cost 56-75 µs of CPU per transaction (bench/settingsCost.ts).
+// The settings' part is built once per settings object (a caller's are made once and frozen: transactionSettings).
 function beginPrelude(o: TransactionOptions): string | undefined {
-  const statements: string[] = [];
-  if (o.statementTimeoutMs !== undefined && o.deadline === undefined) statements.push(setLocal('statement_timeout', String(o.statementTimeoutMs)));
-  if (o.settings) for (const name in o.settings) if (name !== 'role') statements.push(setLocal(name, o.settings[name]));
-  return statements.length === 0 ? undefined : statements.join('; ');
+  const timeout = o.statementTimeoutMs !== undefined && o.deadline === undefined ? setLocal('statement_timeout', String(o.statementTimeoutMs)) : '';
+  const settings = o.settings ? settingsPrelude(o.settings) : '';
+  return timeout && settings ? `${timeout}; ${settings}` : timeout || settings || undefined;
+}
+
+const settingsPreludes = new WeakMap<Readonly<Record<string, string>>, string>();
+function settingsPrelude(settings: Readonly<Record<string, string>>): string {
+  let text = settingsPreludes.get(settings);
+  if (text === undefined) {
+    text = Object.keys(settings).filter((name) => name !== 'role').map((name) => setLocal(name, settings[name])).join('; ');
+    // Only a frozen object is known never to change after its text was made; another is built again next time.
+    if (Object.isFrozen(settings)) settingsPreludes.set(settings, text);
+  }
+  return text;
 }
 
 // A setting's name as `set local` takes it: one or two lower-case parts (dbapi.caller), each quoted so that a reserved
