@@ -1,17 +1,20 @@
 // Middleware: a fair share per caller. Counts the calls each caller has running on this replica and answers 429
 // `too_many_requests` (with Retry-After) past its maxConcurrent, before its body is read or any connection is taken.
 import type { Middleware } from 'koa';
-import type { AppState } from '../http/AppState';
+import type { AppContext, AppState } from '../http/AppState';
 import { ApiError, RETRY_AFTER } from '../errors/ApiError';
 
 /** `defaultMax`: the share of callers that declare no `maxConcurrent` (CALLER_MAX_CONCURRENT); 0 means no limit. */
 export function callerShare(defaultMax: number): Middleware<AppState> {
   // Keyed by name: a caller's share holds across its tokens (and across JWTs, which make a Caller per token).
   const running = new Map<string, number>();
-  return async (ctx, next) => {
+  return (ctx, next) => {
+    const max = ctx.state.caller!.maxConcurrent ?? defaultMax;
+    return max === 0 ? next() : limited(ctx, next, max); // no limit: no async frame of its own
+  };
+
+  async function limited(ctx: AppContext, next: () => Promise<unknown>, max: number): Promise<void> {
     const caller = ctx.state.caller!;
-    const max = caller.maxConcurrent ?? defaultMax;
-    if (max === 0) return next();
     const n = running.get(caller.name) ?? 0;
     if (n >= max) {
       throw new ApiError('too_many_requests', {
@@ -27,5 +30,5 @@ export function callerShare(defaultMax: number): Middleware<AppState> {
       if (left > 0) running.set(caller.name, left);
       else running.delete(caller.name);
     }
-  };
+  }
 }
