@@ -116,114 +116,158 @@ function attemptOnce<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptio
   // What is left of the caller's own deadline bounds the acquire wait and the transaction, never beyond the server's.
   const left = o.deadline === undefined ? Infinity : o.deadline - performance.now();
   if (left <= 0) return Promise.reject(callerDeadline('before a database connection was taken'));
-  const acquireMs = Math.min(limits.acquireTimeoutMs, left);
-  if (queue) queue.calls++;
-  const counts = limits.counts;
-  if (counts) counts.waiting++;
-  let ran = false; // the work was started: a connection was taken and BEGIN sent
-  const ended = (committed: boolean) => {
+  return new Attempt(limits, o, fn, consistency, Math.min(limits.acquireTimeoutMs, left)).run(sql);
+}
+
+/**
+ * One attempt at a transaction: its state in an object, not in closures made per call (they were the largest share of
+ * what a call allocated in this file). It is also the work's TransactionDeadline.
+ *
+ * postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
+ * guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
+ * without running the handler. The same holds at the other end: a started transaction that outlives
+ * transactionTimeoutMs (a statement that never answers, a connection lost without a word) is answered, and if its
+ * handler returns after all, it rolls back.
+ */
+class Attempt<T> implements TransactionDeadline {
+  private state: 'waiting' | 'started' | 'committing' | 'answered' = 'waiting';
+  /** The work was started: a connection was taken and BEGIN sent. */
+  private ran = false;
+  private acquireTimer?: NodeJS.Timeout;
+  private deadlineTimer?: NodeJS.Timeout;
+  /** The started transaction's bound, and whether it is the caller's Request-Timeout rather than the server's. */
+  private limitMs = 0;
+  private byCaller = false;
+  private expired?: AbortController;
+  private expiredBy?: Error;
+  private committed?: { afterCommit?: unknown };
+  private behind = false;
+  private resolve!: (value: T) => void;
+  private reject!: (error: unknown) => void;
+
+  constructor(
+    private readonly limits: TransactionLimits,
+    private readonly o: TransactionOptions,
+    private readonly fn: TransactionWork<T>,
+    private readonly consistency: Consistency | undefined,
+    private readonly acquireMs: number,
+  ) {}
+
+  /** Made only when asked for (streams do): an AbortController per call costs. */
+  get signal(): AbortSignal {
+    if (!this.expired) {
+      this.expired = new AbortController();
+      if (this.expiredBy) this.expired.abort(this.expiredBy);
+    }
+    return this.expired.signal;
+  }
+
+  run(sql: Sql): Promise<T> {
+    const { queue, counts } = this.limits;
+    if (queue) queue.calls++;
+    if (counts) counts.waiting++;
+    const answer = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.acquireTimer = setTimeout(Attempt.acquireExpired, this.acquireMs, this);
+    const work = (tx: Tx) => this.work(tx);
+    // What cannot fail (the statement timeout, who called) travels in BEGIN's own message: see beginPrelude. And the
+    // work starts once BEGIN is written, not answered (our postgres.js patch): its first statement leaves in the same
+    // socket write, a round trip less; if BEGIN fails after all, so does the transaction, with BEGIN's error.
+    const begin = work as { prelude?: string; pipelined?: boolean };
+    begin.prelude = beginPrelude(this.o);
+    begin.pipelined = true;
+    const access = this.o.readOnly ? 'read only' : 'read write';
+    const mode = this.o.isolation ? `isolation level ${this.o.isolation} ${access}` : access;
+    sql.begin(mode, work as (tx: unknown) => Promise<unknown>).then((value) => this.committedWith(value as T), (e) => this.failedWith(e));
+    return answer;
+  }
+
+  private static acquireExpired<U>(self: Attempt<U>): void {
+    if (self.state !== 'waiting') return;
+    if (self.acquireMs < self.limits.acquireTimeoutMs) self.answerNow(callerDeadline('before a database connection was free'));
+    else self.answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
+  }
+
+  private static transactionExpired<U>(self: Attempt<U>): void {
+    const cause = new Error(`transaction still ${self.state} after ${self.limitMs} ms${self.byCaller ? ' (the caller\'s Request-Timeout)' : ''}`);
+    self.expiredBy = cause;
+    self.expired?.abort(cause);
+    if (self.state === 'started') self.answerNow(self.byCaller ? callerDeadline('before the call finished', cause) : new ApiError('timeout', { cause }));
+    // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
+    else if (self.state === 'committing') self.answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
+  }
+
+  private answerNow(error: ApiError): void {
+    this.state = 'answered';
+    this.reject(error);
+  }
+
+  /** Read afresh: the timers change the state while the handler awaits. */
+  private answered(): boolean {
+    return this.state === 'answered';
+  }
+
+  private async work(tx: Tx): Promise<T> {
+    const { o, limits, consistency } = this;
+    const counts = limits.counts;
+    this.ran = true;
+    if (counts) {
+      counts.waiting--;
+      counts.running++;
+    }
+    if (this.answered()) throw new AbandonedError();
+    this.state = 'started';
+    clearTimeout(this.acquireTimer);
+    const remaining = o.deadline === undefined ? Infinity : o.deadline - performance.now();
+    this.byCaller = remaining < limits.transactionTimeoutMs;
+    this.limitMs = Math.max(0, Math.min(limits.transactionTimeoutMs, remaining));
+    this.deadlineTimer = setTimeout(Attempt.transactionExpired, this.limitMs, this);
+    const prelude = sendPrelude(tx, o, this.byCaller ? this.limitMs : undefined);
+    const replayed = consistency?.checkReplayed && consistency.minLsn !== undefined
+      ? tx.unsafe(REPLAYED, [formatLsn(consistency.minLsn)], { prepare: true }).execute().then(() => true, () => !(this.behind = true))
+      : undefined;
+    const value = await this.fn(tx, this);
+    // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
+    if (prelude) await prelude;
+    if (replayed && !(await replayed)) throw new ReplicaBehindError();
+    if (this.answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
+    if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
+    this.state = 'committing';
+    // Our postgres.js patch sends this with its COMMIT, as one simple-protocol query `commit; select …` (a separate
+    // pipelined query cost ~37 µs of CPU per write, this ~5-10: bench/lsnCost.ts), and leaves the rows in its place.
+    if (consistency?.lsnAfterCommit) (this.committed = tx as { afterCommit?: unknown }).afterCommit = LSN_AFTER_COMMIT;
+    return value;
+  }
+
+  private ended(committed: boolean): void {
+    const { queue, counts } = this.limits;
     if (queue) queue.calls--;
+    clearTimeout(this.acquireTimer);
+    clearTimeout(this.deadlineTimer);
     if (!counts) return;
-    if (!ran) counts.waiting--;
+    if (!this.ran) counts.waiting--;
     else {
       counts.running--;
       if (committed) counts.commits++;
       else counts.rollbacks++;
     }
-  };
-  const access = o.readOnly ? 'read only' : 'read write';
-  const mode = o.isolation ? `isolation level ${o.isolation} ${access}` : access;
-  // postgres.js has no acquisition timeout (porsager/postgres#824) and a queued BEGIN cannot be withdrawn, so the
-  // guarantee is made here: once a call is answered 503, its transaction, should it start later, rolls back at once
-  // without running the handler.
-  // The same holds at the other end: a started transaction that outlives transactionTimeoutMs (a statement that never
-  // answers, a connection lost without a word) is answered, and if its handler returns after all, it rolls back.
-  let state: 'waiting' | 'started' | 'committing' | 'answered' = 'waiting';
-  let deadline: NodeJS.Timeout | undefined;
-  let expired: AbortController | undefined;
-  let expiredBy: Error | undefined;
-  const deadlineOf: TransactionDeadline = {
-    get signal() {
-      if (!expired) {
-        expired = new AbortController();
-        if (expiredBy) expired.abort(expiredBy);
-      }
-      return expired.signal;
-    },
-  };
-  const answered = () => state === 'answered'; // read afresh: timers change it while the handler awaits
-  let committed: { afterCommit?: unknown } | undefined;
-  let behind = false;
-  return new Promise<T>((resolve, reject) => {
-    const answerNow = (error: ApiError) => {
-      state = 'answered';
-      reject(error);
-    };
-    const timer = setTimeout(() => {
-      if (state !== 'waiting') return;
-      if (acquireMs < limits.acquireTimeoutMs) answerNow(callerDeadline('before a database connection was free'));
-      else answerNow(new ApiError('unavailable', { message: 'No database connection was free in time; retry later', headers: RETRY_AFTER }));
-    }, acquireMs);
-    const work = async (tx: Tx) => {
-      ran = true;
-      if (counts) {
-        counts.waiting--;
-        counts.running++;
-      }
-      if (state === 'answered') throw new AbandonedError();
-      state = 'started';
-      clearTimeout(timer);
-      const remaining = o.deadline === undefined ? Infinity : o.deadline - performance.now();
-      const byCaller = remaining < limits.transactionTimeoutMs;
-      const limitMs = Math.max(0, Math.min(limits.transactionTimeoutMs, remaining));
-      deadline = setTimeout(() => {
-        const cause = new Error(`transaction still ${state} after ${limitMs} ms${byCaller ? ' (the caller\'s Request-Timeout)' : ''}`);
-        expiredBy = cause;
-        expired?.abort(cause);
-        if (state === 'started') answerNow(byCaller ? callerDeadline('before the call finished', cause) : new ApiError('timeout', { cause }));
-        // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
-        else if (state === 'committing') answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
-      }, limitMs);
-      const prelude = sendPrelude(tx, o, byCaller ? limitMs : undefined);
-      const replayed = consistency?.checkReplayed && consistency.minLsn !== undefined
-        ? tx.unsafe(REPLAYED, [formatLsn(consistency.minLsn)], { prepare: true }).execute().then(() => true, () => !(behind = true))
-        : undefined;
-      const value = await fn(tx, deadlineOf);
-      // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
-      if (prelude) await prelude;
-      if (replayed && !(await replayed)) throw new ReplicaBehindError();
-      if (answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
-      if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
-      state = 'committing';
-      // Our postgres.js patch sends this with its COMMIT, as one simple-protocol query `commit; select …` (a separate
-      // pipelined query cost ~37 µs of CPU per write, this ~5-10: bench/lsnCost.ts), and leaves the rows in its place.
-      if (consistency?.lsnAfterCommit) (committed = tx as { afterCommit?: unknown }).afterCommit = LSN_AFTER_COMMIT;
-      return value;
-    };
-    // What cannot fail (the statement timeout, who called) travels in BEGIN's own message: see beginPrelude. And the
-    // work starts once BEGIN is written, not answered (our postgres.js patch): its first statement leaves in the same
-    // socket write, a round trip less; if BEGIN fails after all, so does the transaction, with BEGIN's error.
-    const begin = work as { prelude?: string; pipelined?: boolean };
-    begin.prelude = beginPrelude(o);
-    begin.pipelined = true;
-    sql.begin(mode, work as (tx: unknown) => Promise<unknown>).then(
-      (value) => {
-        ended(true);
-        clearTimeout(deadline);
-        if (committed) consistency!.lsn = (committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
-        if (state !== 'answered') resolve(value as T);
-      },
-      (e) => {
-        ended(false); // a dry run too: it rolled back
-        clearTimeout(timer);
-        clearTimeout(deadline);
-        if (state === 'answered') return; // this call was already answered
-        if (e instanceof DryRun) resolve(e.value as T);
-        else if (behind) reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
-        else reject(e);
-      },
-    );
-  });
+  }
+
+  private committedWith(value: T): void {
+    this.ended(true);
+    if (this.committed) this.consistency!.lsn = (this.committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
+    if (!this.answered()) this.resolve(value);
+  }
+
+  private failedWith(e: unknown): void {
+    this.ended(false); // a dry run too: it rolled back
+    if (this.answered()) return; // this call was already answered
+    if (e instanceof DryRun) this.resolve(e.value as T);
+    else if (this.behind) this.reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
+    else this.reject(e);
+  }
 }
 
 // The settings a transaction starts with that cannot fail on a live connection (the action's statement timeout,
