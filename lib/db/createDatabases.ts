@@ -94,14 +94,8 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
   });
   const limits = new Map([...pools.keys()].map((name) => [name, limitsOf(name)]));
   const replicaLimits = new WeakMap<Replica, TransactionLimits>();
-  // When each pool last committed a transaction: /ready takes that as an answer, so under load (when a `select 1`
-  // would queue behind every waiting call) it answers at once.
-  const committed = new Map([...pools.keys()].map((name) => [name, -Infinity]));
   const onPrimary = <T>(name: string, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency) =>
-    runTransaction(pool(name), limits.get(name)!, o, fn, consistency).then((value) => {
-      committed.set(name, performance.now());
-      return value;
-    });
+    runTransaction(pool(name), limits.get(name)!, o, fn, consistency);
   const pool = (name: string) => {
     const sql = pools.get(name);
     if (!sql) throw new Error(`database "${name}" is not configured`);
@@ -123,7 +117,9 @@ export function createDatabases(urls: Record<string, string>, options: DbOptions
     },
     async ready(timeoutMs) {
       const now = performance.now();
-      const checks = [...pools].map(([name, sql]) => now - committed.get(name)! < RECENT_COMMIT_MS || sql`select 1`.then(() => true, () => false));
+      // A primary that committed a transaction within RECENT_COMMIT_MS answers: under load (when a `select 1` would
+      // queue behind every waiting call) /ready answers at once.
+      const checks = [...pools].map(([name, sql]) => now - (limits.get(name)!.lastCommitAt ?? -Infinity) < RECENT_COMMIT_MS || sql`select 1`.then(() => true, () => false));
       const timeout = new Promise<boolean>((r) => setTimeout(r, timeoutMs, false).unref());
       return (await Promise.race([Promise.all(checks).then((ok) => ok.every(Boolean)), timeout])) as boolean;
     },

@@ -62,6 +62,8 @@ export interface TransactionLimits {
   queue?: { calls: number };
   /** The database's transactions, counted as they go (plain numbers: the metrics read them when scraped). */
   counts?: TransactionCounts;
+  /** When this pool last committed a transaction (`performance.now()`): /ready takes it as the database answering. */
+  lastCommitAt?: number;
 }
 
 /** A database's transactions: now waiting for a connection, now running, and how many ended each way so far. */
@@ -257,6 +259,7 @@ class Attempt<T> implements TransactionDeadline {
 
   private committedWith(value: T): void {
     this.ended(true);
+    this.limits.lastCommitAt = performance.now();
     if (this.committed) this.consistency!.lsn = (this.committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
     if (!this.answered()) this.resolve(value);
   }
