@@ -278,11 +278,19 @@ class Attempt<T> implements TransactionDeadline {
 // patch sends in BEGIN's own message (`begin ...; set local ...`, simple protocol): no round trip and no statement of
 // their own, and no rows to parse (a `select set_config(...)` answered one: ~15 µs more per transaction).
 // A separate pipelined statement cost 56-75 µs of CPU per transaction (bench/settingsCost.ts).
-// The settings' part is built once per settings object (a caller's are made once and frozen: transactionSettings).
+// Each part is built once: the timeout's per value (one per action), the settings' per settings object (a caller's are
+// made once and frozen: transactionSettings).
 function beginPrelude(o: TransactionOptions): string | undefined {
-  const timeout = o.statementTimeoutMs !== undefined && o.deadline === undefined ? setLocal('statement_timeout', String(o.statementTimeoutMs)) : '';
+  const timeout = o.statementTimeoutMs !== undefined && o.deadline === undefined ? timeoutPrelude(o.statementTimeoutMs) : '';
   const settings = o.settings ? settingsPrelude(o.settings) : '';
   return timeout && settings ? `${timeout}; ${settings}` : timeout || settings || undefined;
+}
+
+const timeoutPreludes = new Map<number, string>();
+function timeoutPrelude(ms: number): string {
+  let text = timeoutPreludes.get(ms);
+  if (text === undefined) timeoutPreludes.set(ms, (text = setLocal('statement_timeout', String(ms))));
+  return text;
 }
 
 const settingsPreludes = new WeakMap<Readonly<Record<string, string>>, string>();
