@@ -194,7 +194,7 @@ async function startFloor(databaseUrl: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bench/floor.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, ...(o['floor-statement'] ? [] : ['--tx'])],
+    [...profileArgs('floor'), '--import', 'tsx', 'bench/floor.ts', '--port', String(port), '--database-url', databaseUrl, '--pool-max', o['pool-max']!, ...(o['floor-statement'] ? [] : ['--tx'])],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -367,7 +367,6 @@ async function main() {
     console.log(`RSS idle: gateway ${fmt(idle.gateway, 1)} MiB, floor ${fmt(idle.floor, 1)} MiB; gateway after the rounds ${fmt(afterLoad, 1)} MiB`);
     if (o['cpu-prof']) {
       for (const [name, n] of served) {
-        if (name === 'floor') continue; // not profiled
         console.log(`profiled: ${name} answered ${n} requests: npx tsx bench/summarizeProfile.ts --requests ${n} bench/profiles/${name}/CPU.*.0.001.cpuprofile`);
       }
     }

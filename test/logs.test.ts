@@ -67,3 +67,20 @@ test('log lines go to LOG_FILE as one parseable JSON object per line, even with 
   expect(lines.map((l) => JSON.parse(l).message)).toEqual(['line one\nstill line one', 'two']);
   expect(JSON.parse(lines[0]).input).toBe('a\nb\r\u0000c"d');
 });
+
+test('a burst of lines reaches LOG_FILE whole and in order, multi-byte text and lines larger than a write included', async () => {
+  // The batching destination (pino's sonic-boom, patched to remember its pending batch's byte length): every line
+  // arrives once, in order, across batch and write boundaries (16 KiB), while writes are still in flight.
+  const file = join(mkdtempSync(join(tmpdir(), 'dbapi-log-')), 'dbapi.log');
+  const log = createLogger({ level: 'info', file, stdout: false });
+  const notes = ['ascii', 'grüße ☕ 𝄞 日本語', 'x'.repeat(20_000), 'é'.repeat(9_000)];
+  for (let burst = 0; burst < 20; burst++) {
+    for (let i = 0; i < 150; i++) log.info({ n: burst * 150 + i, note: notes[i % notes.length] }, 'burst');
+    await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  log.flush();
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.n)).toEqual(Array.from({ length: 3000 }, (_, n) => n));
+  expect(lines.every((l) => l.note === notes[l.n % 150 % notes.length])).toBe(true);
+});
