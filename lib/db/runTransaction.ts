@@ -88,7 +88,12 @@ export interface TransactionDeadline {
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
-export async function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
+export function runTransaction<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
+  // Most actions take no retries: their one attempt is the answer, without a retry loop's async frame around it.
+  return o.conflictRetries ? withRetries(sql, limits, o, fn, consistency) : attemptOnce(sql, limits, o, fn, consistency);
+}
+
+async function withRetries<T>(sql: Sql, limits: TransactionLimits, o: TransactionOptions, fn: TransactionWork<T>, consistency?: Consistency): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await attemptOnce(sql, limits, o, fn, consistency);
@@ -173,13 +178,10 @@ class Attempt<T> implements TransactionDeadline {
       this.reject = reject;
     });
     this.acquireTimer = setTimeout(Attempt.acquireExpired, this.acquireMs, this);
-    const work = (tx: Tx) => this.work(tx);
     // What cannot fail (the statement timeout, who called) travels in BEGIN's own message: see beginPrelude. And the
     // work starts once BEGIN is written, not answered (our postgres.js patch): its first statement leaves in the same
     // socket write, a round trip less; if BEGIN fails after all, so does the transaction, with BEGIN's error.
-    const begin = work as { prelude?: string; pipelined?: boolean };
-    begin.prelude = beginPrelude(this.o);
-    begin.pipelined = true;
+    const work = Object.assign((tx: Tx) => this.work(tx), { prelude: beginPrelude(this.o), pipelined: true });
     const access = this.o.readOnly ? 'read only' : 'read write';
     const mode = this.o.isolation ? `isolation level ${this.o.isolation} ${access}` : access;
     sql.begin(mode, work as (tx: unknown) => Promise<unknown>).then((value) => this.committedWith(value as T), (e) => this.failedWith(e));

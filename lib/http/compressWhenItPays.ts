@@ -9,11 +9,14 @@ const done = () => Promise.resolve();
 
 export function compressWhenItPays({ threshold }: { threshold: number }): Middleware<AppState> {
   const compressBody = compress({ threshold });
-  return async (ctx, next) => {
-    await next();
-    if (ctx.body == null || !ctx.request.headers['accept-encoding']) return;
-    const size = ctx.response.length; // known for strings and buffers; unknown (compress anyway) for streams
-    if (size !== undefined && size < threshold) return;
-    await compressBody(ctx, done); // the response is complete: koa-compress only negotiates and wraps the body
+  return (ctx, next) => {
+    // A caller that accepts no encoding passes straight through (no async frame of its own around the call).
+    if (!ctx.request.headers['accept-encoding']) return next();
+    return next().then(() => {
+      if (ctx.body == null) return;
+      const size = ctx.response.length; // known for strings and buffers; unknown (compress anyway) for streams
+      if (size !== undefined && size < threshold) return;
+      return compressBody(ctx, done); // the response is complete: koa-compress only negotiates and wraps the body
+    });
   };
 }
