@@ -150,9 +150,12 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     return STREAMED;
   }
 
-  /** Runs the handlers in order in `tx`: a single call's value as it is, a batch's as `{ results }`. */
-  async function run(ctx: AppContext, calls: Call[], tx: Tx): Promise<unknown> {
-    if (calls.length === 1 && calls[0].index === undefined) return callHandler(ctx, calls[0], tx);
+  /** Runs the handlers in order in `tx`: a single call's value as it is (no async frame around it), a batch's as `{ results }`. */
+  function run(ctx: AppContext, calls: Call[], tx: Tx): unknown {
+    return calls.length === 1 && calls[0].index === undefined ? callHandler(ctx, calls[0], tx) : runBatch(ctx, calls, tx);
+  }
+
+  async function runBatch(ctx: AppContext, calls: Call[], tx: Tx): Promise<{ results: unknown[] }> {
     const results: unknown[] = [];
     for (const call of calls) {
       // A batch answers one JSON body: a call's stream is gathered.
