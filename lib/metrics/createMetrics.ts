@@ -85,5 +85,7 @@ function durationHistogram(each: (fn: (s: Series) => void) => void) {
     });
     return { name, help, type: 'histogram', values, aggregator: 'sum' };
   };
+  // Registered as prom-client registers its own metrics (the registry reads name, type and get()); reset() is a no-op
+  // as it is for the request counter, which is refilled from the same totals on every scrape.
   return { name, help, type: 'histogram', aggregator: 'sum', get, reset() {} };
 }
