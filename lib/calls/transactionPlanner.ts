@@ -26,18 +26,12 @@ const NONE: TransactionPlan = { database: false, options: { readOnly: true } };
 export type PlanTransaction = (actions: readonly LoadedAction[], rollback: boolean, deadline?: number) => TransactionPlan;
 
 export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
-  // A single action's options, built once per action: the common single call allocates nothing here.
-  const singles = new Map<LoadedAction, TransactionOptions>();
-  const single = (action: LoadedAction) => {
-    let options = singles.get(action);
-    if (!options) singles.set(action, (options = merged([action], defaults)));
-    return options;
-  };
-  // A single call without a deadline or dry run, the common case: its plan is made once per action.
+  // A single action's plan, made once per action: the common single call (no deadline, no dry run) allocates nothing
+  // here, and the others start from its options.
   const plans = new Map<LoadedAction, TransactionPlan>();
   const singlePlan = (action: LoadedAction) => {
     let plan = plans.get(action);
-    if (!plan) plans.set(action, (plan = action.database === false ? NONE : { database: action.database, options: single(action) }));
+    if (!plan) plans.set(action, (plan = action.database === false ? NONE : { database: action.database, options: merged([action], defaults) }));
     return plan;
   };
   return (actions, rollback, deadline) => {
@@ -51,7 +45,7 @@ export function transactionPlanner(defaults: PlanDefaults): PlanTransaction {
         details: actions.map((a, index) => ({ index, action: a.id, database: a.database })),
       });
     }
-    const options = using.length === 1 ? single(using[0]) : merged(using, defaults);
+    const options = using.length === 1 ? singlePlan(using[0]).options : merged(using, defaults);
     if (deadline !== undefined) return { database: using[0].database as string, options: { ...withDeadline(options, deadline, defaults), ...(rollback && { rollback }) } };
     return { database: using[0].database as string, options: rollback ? { ...options, rollback } : options };
   };
