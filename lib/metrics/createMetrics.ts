@@ -1,5 +1,6 @@
 // The Prometheus metrics of one app, in a registry of its own (no prom-client global), so tests and apps never share.
 import { collectDefaultMetrics, Counter, Registry, type Metric } from 'prom-client';
+import { totalsCounter } from './totalsCounter';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -24,20 +25,17 @@ export function createMetrics() {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry }); // Node's process metrics: CPU, memory, event loop lag, handles
-  // Requests are counted in plain numbers per action and caller, and read when scraped: prom-client's labelled
-  // counters and histograms hash their labels on every inc and observe, which cost ~5% of a small call's CPU. Their
-  // number is bounded as the series are (actions × callers × statuses).
+  // Requests are counted in plain numbers per action and caller, and read when scraped (totalsCounter, and the
+  // histogram below): prom-client's labelled counters and histograms hash their labels on every inc and observe,
+  // which cost ~5% of a small call's CPU. Their number is bounded as the series are (actions × callers × statuses).
   const series = new Map<string, Map<string, Series>>();
   const each = (fn: (s: Series) => void) => {
     for (const byCaller of series.values()) for (const s of byCaller.values()) fn(s);
   };
-  new Counter({
+  totalsCounter({
     name: 'dbapi_requests_total', help: 'Requests by action, caller and HTTP status',
     labelNames: ['action', 'caller', 'status'] as const, registers,
-    collect() {
-      this.reset();
-      each((s) => s.statuses.forEach((n, status) => this.inc({ action: s.action, caller: s.caller, status: String(status) }, n)));
-    },
+    read: (add) => each((s) => s.statuses.forEach((n, status) => add({ action: s.action, caller: s.caller, status: String(status) }, n))),
   });
   registry.registerMetric(durationHistogram(each) as unknown as Metric);
   const rejections = new Counter({

@@ -1,6 +1,7 @@
 // The pool gauges and the commit and rollback counters, read from the databases' transaction counts when scraped:
 // runTransaction keeps plain numbers as transactions go, so a call pays no metric updates (each cost a label hash).
-import { Counter, Gauge } from 'prom-client';
+import { Gauge } from 'prom-client';
+import { totalsCounter } from './totalsCounter';
 import type { Databases, TransactionCounts } from '../db/createDatabases';
 import type { Metrics } from './createMetrics';
 
@@ -29,19 +30,12 @@ export function observeDatabases(db: Databases, metrics: Metrics, poolMax: numbe
       each((database, c) => this.set({ database }, c.waiting));
     },
   });
-  // Counters read from totals: reset, then set to the total (prom-client's counters only go up by inc).
-  new Counter({
+  totalsCounter({
     name: 'dbapi_db_commits_total', help: 'Transactions committed', labelNames: ['database'] as const, registers,
-    collect() {
-      this.reset();
-      each((database, c) => this.inc({ database }, c.commits));
-    },
+    read: (add) => each((database, c) => add({ database }, c.commits)),
   });
-  new Counter({
+  totalsCounter({
     name: 'dbapi_db_rollbacks_total', help: 'Transactions rolled back (errors, dry runs, calls answered before their transaction ended)', labelNames: ['database'] as const, registers,
-    collect() {
-      this.reset();
-      each((database, c) => this.inc({ database }, c.rollbacks));
-    },
+    read: (add) => each((database, c) => add({ database }, c.rollbacks)),
   });
 }
