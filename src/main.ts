@@ -16,12 +16,11 @@ async function main() {
     // Last resort if ending the pools hangs: the drain itself is bounded by SHUTDOWN_TIMEOUT_MS.
     setTimeout(() => {
       log.error('shutdown did not finish in time: exiting');
-      log.flush();
-      process.exit(1);
+      void log.flushPending().finally(() => process.exit(1));
     }, settings.http.shutdownTimeoutMs + 15_000).unref();
     await gateway.stop();
     log.info('stopped');
-    log.flush();
+    await log.flushPending();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

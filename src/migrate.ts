@@ -18,7 +18,7 @@ async function main() {
       : `dbapi migrate: nothing pending (database${names.length > 1 ? 's' : ''} ${names.join(', ')} up to date)\n`);
   } finally {
     await close();
-    log.flush();
+    await log.flushPending();
   }
 }
 

@@ -1,5 +1,5 @@
 // Logs: ECS JSON lines, exactly one access line per request with id, caller, action, status, duration; no tokens.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import fs, { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../lib/log/createLogger';
@@ -62,7 +62,7 @@ test('log lines go to LOG_FILE as one parseable JSON object per line, even with 
   log.info({ input: 'a\nb\r\u0000c"d' }, 'line one\nstill line one');
   log.warn('two');
   await new Promise((r) => setTimeout(r, 200));
-  log.flush();
+  await log.flushPending();
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
   expect(lines.map((l) => JSON.parse(l).message)).toEqual(['line one\nstill line one', 'two']);
   expect(JSON.parse(lines[0]).input).toBe('a\nb\r\u0000c"d');
@@ -70,17 +70,34 @@ test('log lines go to LOG_FILE as one parseable JSON object per line, even with 
 
 test('a burst of lines reaches LOG_FILE whole and in order, multi-byte text and lines larger than a write included', async () => {
   // The batching destination (pino's sonic-boom, patched to remember its pending batch's byte length): every line
-  // arrives once, in order, across batch and write boundaries (16 KiB), while writes are still in flight.
+  // arrives once, in order, across batch and write boundaries (16 KiB). flushPending() runs while asynchronous writes
+  // are still in flight: it waits for them before writing the rest (sonic-boom's flushSync alone would not).
   const file = join(mkdtempSync(join(tmpdir(), 'dbapi-log-')), 'dbapi.log');
   const log = createLogger({ level: 'info', file, stdout: false });
   const notes = ['ascii', 'grüße ☕ 𝄞 日本語', 'x'.repeat(20_000), 'é'.repeat(9_000)];
   for (let burst = 0; burst < 20; burst++) {
     for (let i = 0; i < 150; i++) log.info({ n: burst * 150 + i, note: notes[i % notes.length] }, 'burst');
-    await new Promise((r) => setImmediate(r));
+    if (burst < 19) await new Promise((r) => setImmediate(r));
   }
-  await new Promise((r) => setTimeout(r, 200));
-  log.flush();
+  await log.flushPending(); // right after the last burst, without waiting for its writes
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
   expect(lines.map((l) => l.n)).toEqual(Array.from({ length: 3000 }, (_, n) => n));
   expect(lines.every((l) => l.note === notes[l.n % 150 % notes.length])).toBe(true);
+});
+
+test('flushPending() waits for a slow write in flight before writing the rest, so no line lands out of order', async () => {
+  // A disk that takes 30 ms per write (fs.write delayed: a slow disk cannot be had here otherwise). sonic-boom's
+  // flushSync() alone would write the later lines while the earlier batch is still on its way (pinojs/sonic-boom#101).
+  const file = join(mkdtempSync(join(tmpdir(), 'dbapi-log-')), 'dbapi.log');
+  const log = createLogger({ level: 'info', file, stdout: false });
+  const write = fs.write;
+  fs.write = ((...args: unknown[]) => setTimeout(() => (write as (...a: unknown[]) => void)(...args), 30)) as unknown as typeof fs.write;
+  try {
+    for (let n = 0; n < 400; n++) log.info({ n, pad: 'p'.repeat(100) }, 'slow'); // ~100 KB: one batch in flight, more pending
+    await log.flushPending();
+  } finally {
+    fs.write = write;
+  }
+  const lines = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.n)).toEqual(Array.from({ length: 400 }, (_, n) => n));
 });

@@ -6,8 +6,11 @@ import { ecsFormat } from '@elastic/ecs-pino-format';
 
 export type { Logger };
 
-/** The gateway's logger; `access` writes the access lines to the same destinations. */
-export type AppLogger = Logger & { access: Logger; flush(): void };
+/**
+ * The gateway's logger; `access` writes the access lines to the same destinations. `flushPending()` writes every line
+ * still batched, after the writes already in flight (shutdown, tests).
+ */
+export type AppLogger = Logger & { access: Logger; flushPending(): Promise<void> };
 
 export interface LoggerOptions {
   level: string;
@@ -21,7 +24,7 @@ export interface LoggerOptions {
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', 'password', '*.password', '*.token'];
 
 // Lines are batched into writes of 4 KiB or every half second: one write syscall per line cost more CPU than the
-// request itself under load. Shutdown flushes what is pending (main.ts calls flush()).
+// request itself under load. Shutdown writes what is pending (main.ts calls flushPending()).
 const BATCH = { sync: false, minLength: 4096, periodicFlush: 500 };
 
 export function createLogger({ level, file, streams = [], stdout = true }: LoggerOptions): AppLogger {
@@ -42,8 +45,27 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   const access = pino({ ...ecs, formatters: { level: ecs.formatters!.level, bindings: ecs.formatters!.bindings }, level }, multi);
   return Object.assign(log, {
     access,
-    flush() {
-      for (const d of destinations) (d.stream as { flushSync?: () => void }).flushSync?.();
+    async flushPending() {
+      const boomed = destinations.map((d) => d.stream as unknown as Batching).filter((s) => typeof s.flushSync === 'function');
+      for (const s of boomed) {
+        await writesDone(s);
+        s.flushSync(); // at once after the wait: no other write can start in between
+      }
     },
   });
+}
+
+/** A batching destination (pino's sonic-boom): `_writing` while an asynchronous write is in flight. */
+interface Batching {
+  flushSync(): void;
+  _writing?: boolean;
+}
+
+// sonic-boom's flushSync() writes the pending lines at once even while an asynchronous write of earlier lines is still
+// in flight, so the earlier lines could land after them (pinojs/sonic-boom#101): wait for that write first. Bounded, so
+// a destination that never finishes (a stdout nobody reads) cannot hold a shutdown: past the bound the lines are
+// written anyway (out of order rather than lost).
+async function writesDone(s: Batching, boundMs = 2_000): Promise<void> {
+  const until = performance.now() + boundMs;
+  while (s._writing && performance.now() < until) await new Promise((r) => setTimeout(r, 1));
 }

@@ -116,13 +116,13 @@ function decode(line: string): Record<string, any> {
   return event;
 }
 
-test('a real gateway log line decodes as configured: ECS fields at the root, no key conflict', () => {
+test('a real gateway log line decodes as configured: ECS fields at the root, no key conflict', async () => {
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
   const log = createLogger({ level: 'info', streams: [sink], stdout: false });
   log.info({ http: { request: { id: 'r1' } } }, 'hello');
   log.access.info({ http: { response: { status_code: 200 } }, url: { path: '/a/b' } }, 'POST /a/b 200');
-  log.flush();
+  await log.flushPending();
   expect(lines.length).toBe(2);
   for (const line of lines) {
     const event = decode(line);
