@@ -37,11 +37,11 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   }
   if (stdout) destinations.push({ stream: pino.destination({ dest: 1, ...BATCH }), level: 'trace' });
   const multi = pino.multistream(destinations);
-  const log = pino({ ...ecsFormat({ convertErr: true }), level, redact: { paths: REDACT, censor: '[redacted]' } }, multi);
+  const ecs = ecsFormat({ convertErr: true });
+  const log = pino({ ...ecs, level, redact: { paths: REDACT, censor: '[redacted]' } }, multi);
   // Access lines are built by the gateway from known fields and carry no secret: they skip the redaction pass, which
   // cost about a tenth of a small call's CPU. They are ECS-shaped already (no `err`, `req` or `res` to convert), so
   // they also skip the ECS formatter's per-line copy of the object; its level, bindings and @timestamp stay.
-  const ecs = ecsFormat({ convertErr: true });
   const access = pino({ ...ecs, formatters: { level: ecs.formatters!.level, bindings: ecs.formatters!.bindings }, level }, multi);
   return Object.assign(log, {
     access,
