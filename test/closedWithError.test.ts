@@ -71,3 +71,40 @@ test('a session lost while it looks up the array types (just connected) ends no 
     await sql.end({ timeout: 1 });
   }
 });
+
+test('queries waiting for a transaction\'s connection fail when it closes: the work awaiting them does not wait for ever', async () => {
+  const url = new URL(t.url);
+  let socket: Socket | undefined;
+  const sql = postgres(t.url, {
+    max: 1, onnotice: () => {},
+    // The slow statement's write reports backpressure: postgres.js then holds the transaction's next query back until
+    // the slow one is answered (as it does behind any statement it must describe first, with DB_PREPARE=false).
+    ...({
+      socket: () => {
+        const s = new Socket().connect(Number(url.port), url.hostname);
+        const write = s.write;
+        s.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+          const sent = (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+          return sent && !String(chunk).includes('pg_sleep');
+        } as Socket['write'];
+        return (socket = s);
+      },
+    } as object),
+  });
+  try {
+    let waiting: Promise<unknown> | undefined;
+    const transaction = sql.begin(async (tx) => {
+      // Over 1 KiB, so postgres.js writes it at once (and sees the backpressure), and sent now (else: when awaited).
+      const slow = tx`select pg_sleep(5), ${'x'.repeat(2_000)}::text as pad`.execute();
+      waiting = tx`select 2 as n`.then(() => 'ran', () => 'failed');
+      return Promise.all([slow, waiting]);
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the slow statement runs, the second one waits behind it
+    socket!.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+    await expect(transaction).rejects.toBeTruthy();
+    const hung = new Promise((r) => setTimeout(r, 3_000, 'hung')); // unpatched, it never settled
+    expect(await Promise.race([waiting!, hung])).toBe('failed');
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+});
