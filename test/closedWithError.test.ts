@@ -40,26 +40,17 @@ test('a session lost while it looks up the array types (just connected) ends no 
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => void unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);
-  const url = new URL(t.url);
   let lost = false;
   const sql = postgres(t.url, {
     max: 1, onnotice: () => {},
     // Each session's socket; the first one fails as soon as the array types lookup is written (a backend killed then).
-    ...({
-      socket: () => {
-        const socket = new Socket().connect(Number(url.port), url.hostname);
-        const write = socket.write;
-        socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
-          const sent = (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-          if (!lost && String(chunk).includes('typarray')) {
-            lost = true;
-            setImmediate(() => socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
-          }
-          return sent;
-        } as Socket['write'];
-        return socket;
-      },
-    } as object),
+    ...watchedWrites((socket, chunk, sent) => {
+      if (!lost && chunk.includes('typarray')) {
+        lost = true;
+        setImmediate(() => socket.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+      }
+      return sent;
+    }),
   });
   try {
     await expect(sql`select 1 as n`).rejects.toMatchObject({ code: 'ECONNRESET' });
@@ -73,23 +64,12 @@ test('a session lost while it looks up the array types (just connected) ends no 
 });
 
 test('queries waiting for a transaction\'s connection fail when it closes: the work awaiting them does not wait for ever', async () => {
-  const url = new URL(t.url);
   let socket: Socket | undefined;
   const sql = postgres(t.url, {
     max: 1, onnotice: () => {},
     // The slow statement's write reports backpressure: postgres.js then holds the transaction's next query back until
     // the slow one is answered (as it does behind any statement it must describe first, with DB_PREPARE=false).
-    ...({
-      socket: () => {
-        const s = new Socket().connect(Number(url.port), url.hostname);
-        const write = s.write;
-        s.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
-          const sent = (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-          return sent && !String(chunk).includes('pg_sleep');
-        } as Socket['write'];
-        return (socket = s);
-      },
-    } as object),
+    ...watchedWrites((s, chunk, sent) => ((socket = s), sent && !chunk.includes('pg_sleep'))),
   });
   try {
     let waiting: Promise<unknown> | undefined;
@@ -108,3 +88,21 @@ test('queries waiting for a transaction\'s connection fail when it closes: the w
     await sql.end({ timeout: 1 });
   }
 });
+
+/**
+ * postgres.js's `socket` option (missing from its types): each session's socket to the test database, with `onWrite`
+ * told of every write after it was made; what it returns is what the write reports (false: backpressure).
+ */
+function watchedWrites(onWrite: (socket: Socket, chunk: string, sent: boolean) => boolean): object {
+  const url = new URL(t.url);
+  return {
+    socket: () => {
+      const socket = new Socket().connect(Number(url.port), url.hostname);
+      const write = socket.write;
+      socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+        return onWrite(socket, String(chunk), (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest));
+      } as Socket['write'];
+      return socket;
+    },
+  };
+}
