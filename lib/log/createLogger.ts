@@ -3,12 +3,13 @@ import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { ecsFormat } from '@elastic/ecs-pino-format';
+import { register as onExit } from 'on-exit-leak-free';
 
 export type { Logger };
 
 /**
  * The gateway's logger; `access` writes the access lines to the same destinations. `flushPending()` writes every line
- * still batched, after the writes already in flight (shutdown, tests).
+ * still batched (shutdown, tests).
  */
 export type AppLogger = Logger & { access: Logger; flushPending(): Promise<void> };
 
@@ -24,8 +25,15 @@ export interface LoggerOptions {
 const REDACT = ['req.headers.authorization', 'headers.authorization', 'authorization', 'token', 'password', '*.password', '*.token'];
 
 // Lines are batched into writes of 4 KiB or every half second: one write syscall per line cost more CPU than the
-// request itself under load. Shutdown writes what is pending (main.ts calls flushPending()).
-const BATCH = { sync: false, minLength: 4096, periodicFlush: 500 };
+// request itself under load. The writes are synchronous (pino's default): a batch is written by the call that fills
+// it. Written from libuv's thread pool instead (`sync: false`), every line waited in memory for the write before it,
+// long enough to outlive two scavenges: under example/foo load 643 of the 659 bytes promoted per call were log lines
+// (16 now), the old generation filled with them (RSS under foo load 194-230 MiB, 144-170 now) and a foo call cost
+// 49 µs of CPU (42 now; docs/PERFORMANCE.md). What is pending is written by flushPending() (shutdown) and on any
+// exit: pino flushes only its asynchronous destinations there, so batchedDestination registers the same hook for ours.
+// A destination that stops taking lines (a full stdout pipe) now holds the gateway back instead of growing its
+// memory without bound: sonic-boom waits 100 ms and tries again.
+const BATCH = { sync: true, minLength: 4096, periodicFlush: 500 };
 
 export function createLogger({ level, file, streams = [], stdout = true }: LoggerOptions): AppLogger {
   const destinations: pino.StreamEntry[] = streams.map((stream) => ({ stream, level: 'trace' as const }));
@@ -33,9 +41,9 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
     mkdirSync(dirname(file), { recursive: true });
     // Opened here, not by sonic-boom in the background: a start that fails at once (a module error) exits while an
     // asynchronously opened file is not ready yet, and pino's exit flush then throws "sonic boom is not ready yet".
-    destinations.push({ stream: pino.destination({ dest: openSync(file, 'a'), ...BATCH }), level: 'trace' });
+    destinations.push({ stream: batchedDestination(openSync(file, 'a')), level: 'trace' });
   }
-  if (stdout) destinations.push({ stream: pino.destination({ dest: 1, ...BATCH }), level: 'trace' });
+  if (stdout) destinations.push({ stream: batchedDestination(1), level: 'trace' });
   const multi = pino.multistream(destinations);
   const ecs = ecsFormat({ convertErr: true });
   const log = pino({ ...ecs, level, redact: { paths: REDACT, censor: '[redacted]' } }, multi);
@@ -46,26 +54,18 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   return Object.assign(log, {
     access,
     async flushPending() {
-      const boomed = destinations.map((d) => d.stream as unknown as Batching).filter((s) => typeof s.flushSync === 'function');
-      for (const s of boomed) {
-        await writesDone(s);
-        s.flushSync(); // at once after the wait: no other write can start in between
-      }
+      for (const d of destinations) (d.stream as { flushSync?: () => void }).flushSync?.();
     },
   });
 }
 
-/** A batching destination (pino's sonic-boom): `_writing` while an asynchronous write is in flight. */
-interface Batching {
-  flushSync(): void;
-  _writing?: boolean;
+/** A destination that writes batches synchronously, and what is still batched when the process exits. */
+function batchedDestination(fd: number): DestinationStream {
+  const stream = pino.destination({ dest: fd, ...BATCH });
+  onExit(stream, flushOnExit);
+  return stream;
 }
 
-// sonic-boom's flushSync() writes the pending lines at once even while an asynchronous write of earlier lines is still
-// in flight, so the earlier lines could land after them (pinojs/sonic-boom#101): wait for that write first. Bounded, so
-// a destination that never finishes (a stdout nobody reads) cannot hold a shutdown: past the bound the lines are
-// written anyway (out of order rather than lost).
-async function writesDone(s: Batching, boundMs = 2_000): Promise<void> {
-  const until = performance.now() + boundMs;
-  while (s._writing && performance.now() < until) await new Promise((r) => setTimeout(r, 1));
+function flushOnExit(stream: { destroyed?: boolean; flushSync(): void }): void {
+  if (!stream.destroyed) stream.flushSync();
 }
