@@ -32,7 +32,7 @@ const REDACT = ['req.headers.authorization', 'headers.authorization', 'authoriza
 // 49 µs of CPU (42 now; docs/PERFORMANCE.md). What is pending is written by flushPending() (shutdown) and on any
 // exit: pino flushes only its asynchronous destinations there, so batchedDestination registers the same hook for ours.
 // A destination that stops taking lines (a full stdout pipe) now holds the gateway back instead of growing its
-// memory without bound: sonic-boom waits 100 ms and tries again.
+// memory without bound: the write blocks, or on a non-blocking pipe sonic-boom waits 100 ms and tries again.
 const BATCH = { sync: true, minLength: 4096, periodicFlush: 500 };
 
 export function createLogger({ level, file, streams = [], stdout = true }: LoggerOptions): AppLogger {
