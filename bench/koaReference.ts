@@ -26,7 +26,7 @@ if (!args['database-url'] || !args.token || !args['log-file']) throw new Error('
 
 const sql = postgres(args['database-url'], { max: Number(args['pool-max']), onnotice: () => {}, connection: { application_name: 'dbapi-koa-reference', TimeZone: 'UTC' } });
 const tokenHash = createHash('sha256').update(args.token).digest();
-const batch = { sync: false, minLength: 4096 };
+const batch = { sync: true, minLength: 4096, periodicFlush: 500 }; // as the gateway's (lib/log/createLogger.ts)
 const log = pino({ ...ecsFormat() }, pino.multistream([
   { stream: pino.destination({ dest: args['log-file'], ...batch }), level: 'info' },
   { stream: pino.destination({ dest: 1, ...batch }), level: 'info' },

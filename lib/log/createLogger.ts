@@ -29,18 +29,20 @@ const REDACT = ['req.headers.authorization', 'headers.authorization', 'authoriza
 // it. Written from libuv's thread pool instead (`sync: false`), every line waited in memory for the write before it,
 // long enough to outlive two scavenges: under example/foo load 643 of the 659 bytes promoted per call were log lines
 // (16 now), the old generation filled with them (RSS under foo load 194-230 MiB, 144-170 now) and a foo call cost
-// 49 µs of CPU (42 now; docs/PERFORMANCE.md). What is pending is written by flushPending() (shutdown) and on any
-// exit: pino flushes only its asynchronous destinations there, so batchedDestination registers the same hook for ours.
-// A destination that stops taking lines (a full stdout pipe) now holds the gateway back instead of growing its
-// memory without bound: the write blocks, or on a non-blocking pipe sonic-boom waits 100 ms and tries again.
+// 49 µs of CPU (42 now; docs/PERFORMANCE.md). What is pending is written by flushPending() (shutdown) and on the
+// process's 'exit' event (process.exit, the event loop ending, an uncaught exception): pino flushes only its
+// asynchronous destinations there, so batchedDestination registers the same hook for ours. SIGKILL or the OOM killer
+// lose the batch still filling (up to 4 KiB or half a second of lines). A destination that stops taking lines (a
+// full stdout pipe) now stops the event loop until it takes them again (the write blocks, or on a non-blocking pipe
+// sonic-boom sleeps 100 ms and tries again) instead of growing memory without bound; docs/RELIABILITY.md.
 const BATCH = { sync: true, minLength: 4096, periodicFlush: 500 };
 
 export function createLogger({ level, file, streams = [], stdout = true }: LoggerOptions): AppLogger {
   const destinations: pino.StreamEntry[] = streams.map((stream) => ({ stream, level: 'trace' as const }));
   if (file) {
     mkdirSync(dirname(file), { recursive: true });
-    // Opened here, not by sonic-boom in the background: a start that fails at once (a module error) exits while an
-    // asynchronously opened file is not ready yet, and pino's exit flush then throws "sonic boom is not ready yet".
+    // Opened here, synchronously: a file that cannot be opened stops the start with its own error, and the exit
+    // flush never meets a destination that is not open yet ("sonic boom is not ready yet").
     destinations.push({ stream: batchedDestination(openSync(file, 'a')), level: 'trace' });
   }
   if (stdout) destinations.push({ stream: batchedDestination(1), level: 'trace' });
@@ -54,7 +56,7 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   return Object.assign(log, {
     access,
     async flushPending() {
-      for (const d of destinations) (d.stream as { flushSync?: () => void }).flushSync?.();
+      multi.flushSync(); // each destination that batches
     },
   });
 }
