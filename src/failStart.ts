@@ -7,8 +7,8 @@ import { MigrationError } from '../lib/db/migrate';
 export function failStart(program: string) {
   return (e: unknown): never => {
     const line = `${program}: ${startErrorLine(e)}\n`;
-    // Written on exit, after the log's exit hook (lib/log/createLogger.ts) has flushed the lines still batched: the cause
-    // is the last thing on the terminal, not buried above them.
+    // Written on exit, after the log's exit hook (lib/log/createLogger.ts) has flushed the lines still batched: the
+    // cause is the last thing on the terminal, not buried above them.
     process.once('exit', () => process.stderr.write(line));
     process.exit(1);
   };
