@@ -33,7 +33,7 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   // makes the timeouts below hold to within a second.
   const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    res.on('close', () => inFlight.delete(res)); // emitted once: `on` spares once's wrapper
     // While draining, each answer closes its connection, so nginx never reuses it (nor can it race our close).
     if (lifecycle.draining) res.setHeader('Connection', 'close');
     void handle(req, res);

@@ -58,7 +58,8 @@ export const BATCH_ID = GATEWAY_PATHS.batch.slice(1);
 // Longer than any module/action id (63 + 1 + 63), short enough never to echo a large string back.
 const MAX_ACTION_CHARS = 128;
 const STREAMED = Symbol('streamed');
-// Set as a header: koa's `ctx.type =` looks the type up in the MIME table on every call.
+// Set as a header: koa's `ctx.type =` looks the type up in the MIME table on every call, and node's setHeader, not
+// koa's ctx.set, which builds arrays per header.
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** The middleware for POST /<module>/<action> and POST /_batch: every call goes through `call` below. */
@@ -114,7 +115,7 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
       });
       if (consistency.lsn) ctx.set('Dbapi-Lsn', consistency.lsn);
       ctx.status = answer.status;
-      ctx.set('Content-Type', JSON_TYPE);
+      ctx.res.setHeader('Content-Type', JSON_TYPE);
       if (answer.replayed) ctx.set('Idempotency-Replayed', 'true');
       ctx.body = answer.body;
       return;
@@ -126,7 +127,7 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
       : await db.transaction(plan.database, options, (tx, deadline) => answer(ctx, calls, tx, deadline), consistency);
     if (result === STREAMED) return; // its headers left before the commit: a streamed write carries no Dbapi-Lsn
     if (consistency.lsn) ctx.set('Dbapi-Lsn', consistency.lsn);
-    ctx.set('Content-Type', JSON_TYPE);
+    ctx.res.setHeader('Content-Type', JSON_TYPE);
     ctx.body = encodeJson(result);
   };
 

@@ -10,7 +10,7 @@ export function requestId(): Middleware<AppState> {
     const given = ctx.get('x-request-id');
     const id = SANE.test(given) ? given : randomUUID();
     ctx.state.requestId = id;
-    ctx.set('X-Request-Id', id);
+    ctx.res.setHeader('X-Request-Id', id); // node's own: koa's ctx.set builds arrays per header
     return next();
   };
 }
