@@ -19,6 +19,7 @@ import { checkIdempotencyKey } from '../idempotency/createIdempotency';
 import { ApiError } from '../errors/ApiError';
 import { toApiError } from '../errors/toApiError';
 import { isAsyncIterable } from '../stream/isAsyncIterable';
+import { isPendingQuery } from '../db/isPendingQuery';
 import { streamResult } from '../stream/streamResult';
 import { collect } from '../stream/collect';
 import { invalidParams } from './invalidParams';
@@ -143,10 +144,18 @@ export function runCall(deps: CallDeps): Middleware<AppState> {
     }));
   }
 
-  /** The handlers' value, or STREAMED once a single call's async iterable has been sent. */
-  async function answer(ctx: AppContext, calls: Call[], tx: Tx, deadline?: TransactionDeadline): Promise<unknown> {
-    const value = await run(ctx, calls, tx);
-    if (calls[0].index !== undefined || !isAsyncIterable(value)) return value;
+  /**
+   * The handlers' value, or STREAMED once a single call's async iterable has been sent. A single call's pending query
+   * (its handler returned `tx\`...\`` itself) is handed on unawaited: the transaction sends its COMMIT behind it.
+   */
+  function answer(ctx: AppContext, calls: Call[], tx: Tx, deadline?: TransactionDeadline): unknown {
+    const value = run(ctx, calls, tx);
+    return calls[0].index !== undefined || isPendingQuery(value) ? value : streamed(ctx, value, deadline);
+  }
+
+  async function streamed(ctx: AppContext, pending: unknown, deadline?: TransactionDeadline): Promise<unknown> {
+    const value = await pending;
+    if (!isAsyncIterable(value)) return value;
     await streamResult(ctx, value, { signal: deadline?.signal, sendTimeoutMs });
     return STREAMED;
   }
