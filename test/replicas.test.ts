@@ -78,6 +78,13 @@ test('reads land on the replica, writes on the primary; a write answers Dbapi-Ls
   expect(metrics).toMatch(/dbapi_replica_calls\{database="default",replica="127\.0\.0\.1:\d+"\} [1-9]/);
 });
 
+test('a write whose handler returns its query (COMMIT sent with it) answers Dbapi-Lsn too, which brings a read its write', async () => {
+  const w = await app.call('/rw/put_last', { key: 'last', value: 5 });
+  expect([w.status, w.body]).toEqual([200, [{ value: 5 }]]);
+  expect(w.headers.get('dbapi-lsn')).toMatch(LSN);
+  expect((await get('last', w.headers.get('dbapi-lsn')!)).body.value).toBe(5);
+});
+
 test('read-your-writes under load while replay is delayed: every read sees its own preceding write', async () => {
   await applyDelay(300);
   try {

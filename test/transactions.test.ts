@@ -45,6 +45,56 @@ test('a transaction over DB_TRANSACTION_TIMEOUT_MS is answered 504 at once, and 
   }
 });
 
+describe('a handler that returns its last statement\'s query unawaited: COMMIT sent in the same write', () => {
+  test('it commits, and its statement\'s rows are the answer', async () => {
+    const res = await app.call('/probe/insert_last', { note: 'last-kept' });
+    expect([res.status, res.body]).toEqual([200, [{ id: expect.any(Number) }]]);
+    expect(await count('last-kept')).toBe(1);
+  });
+
+  test('a failing statement: its error is the answer, and the COMMIT behind it rolled back', async () => {
+    expect((await app.call('/probe/unique_last', { id: 7001 })).status).toBe(200);
+    const again = await app.call('/probe/unique_last', { id: 7001 });
+    expect([again.status, again.body.error.code]).toEqual([409, 'conflict']);
+    // The pool's connections are usable after it: no transaction left open, nothing half done.
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => app.call('/probe/insert_last', { note: `after-conflict-${i % 2}` })));
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect([await count('after-conflict-0'), await count('after-conflict-1')]).toEqual([10, 10]);
+  });
+
+  test('a dry run still rolls back (its COMMIT is never sent early)', async () => {
+    const res = await app.call('/probe/insert_last', { note: 'last-dry' }, { headers: { prefer: 'tx=rollback' } });
+    expect([res.status, res.headers.get('preference-applied')]).toEqual([200, 'tx=rollback']);
+    expect(await count('last-dry')).toBe(0);
+  });
+
+  test('a caller\'s Request-Timeout still answers 504 and rolls back (its COMMIT is never sent early)', async () => {
+    const res = await app.call('/probe/sleep_last', { note: 'last-deadline', seconds: 1 }, { headers: { 'request-timeout': '300' } });
+    expect([res.status, res.body.error.code]).toEqual([504, 'timeout']);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await count('last-deadline')).toBe(0);
+  });
+
+  test('over DB_TRANSACTION_TIMEOUT_MS once the COMMIT is sent: 503, the outcome is the commit\'s (retry with the same Idempotency-Key)', async () => {
+    const short = await startTestApp({ env: { DB_TRANSACTION_TIMEOUT_MS: '300', DB_STATEMENT_TIMEOUT_MS: '10000' } });
+    try {
+      const res = await short.call('/probe/sleep_last', { note: 'last-slow', seconds: 1 });
+      expect([res.status, res.body.error.code, res.headers.get('retry-after')]).toEqual([503, 'unavailable', '1']);
+      expect(res.body.error.message).toMatch(/Idempotency-Key/);
+      await new Promise((r) => setTimeout(r, 1_500)); // the statement ends, and the COMMIT behind it commits
+      expect((await short.db.pool('default')`select count(*)::int as n from probe_rows where note = 'last-slow'`)[0].n).toBe(1);
+    } finally {
+      await short.close();
+    }
+  });
+
+  test('a statement chained on the returned query is refused: it never runs after the COMMIT, outside the transaction', async () => {
+    await app.call('/probe/late', { note: 'chained' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect([await count('chained-first'), await count('chained-late')]).toEqual([1, 0]);
+  });
+});
+
 test('read-only actions run in read-only transactions: a write fails and leaves nothing', async () => {
   const res = await app.call('/probe/write_readonly', { note: 'ro' });
   expect([res.status, res.body.error.code]).toEqual([500, 'internal']);
