@@ -2,6 +2,7 @@
 import type { Sql } from 'postgres';
 import type { Tx } from './Tx';
 import { ApiError, RETRY_AFTER } from '../errors/ApiError';
+import { toApiError } from '../errors/toApiError';
 import { formatLsn } from './parseLsn';
 import { isPendingQuery } from './isPendingQuery';
 
@@ -149,6 +150,8 @@ class Attempt<T> implements TransactionDeadline {
   private expired?: AbortController;
   private expiredBy?: Error;
   private committed?: { afterCommit?: unknown };
+  /** COMMIT went out behind the work's statement (commitBehind). */
+  private commitSent = false;
   private behind = false;
   private resolve!: (value: T) => void;
   private reject!: (error: unknown) => void;
@@ -201,7 +204,7 @@ class Attempt<T> implements TransactionDeadline {
     self.expired?.abort(cause);
     if (self.state === 'started') self.answerNow(self.byCaller ? callerDeadline('before the call finished', cause) : new ApiError('timeout', { cause }));
     // The commit was sent but not confirmed: its outcome is unknown, so a retry must carry the same Idempotency-Key.
-    else if (self.state === 'committing') self.answerNow(new ApiError('unavailable', { message: 'The database did not confirm the commit in time; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause }));
+    else if (self.state === 'committing') self.answerNow(commitUnconfirmed(cause));
   }
 
   private answerNow(error: ApiError): void {
@@ -236,14 +239,14 @@ class Attempt<T> implements TransactionDeadline {
     const pending = this.fn(tx, this);
     // Not for a dry run (it must not commit), a replica's replay check (its failure is answered by the primary), or a
     // caller's Request-Timeout (its 504 promises a rollback).
-    const commitSent = !o.rollback && !replayed && o.deadline === undefined && this.commitBehind(tx, pending);
+    if (!o.rollback && !replayed && o.deadline === undefined) this.commitBehind(tx, pending, prelude ? 1 : 0);
     const value = await pending;
     // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
     if (prelude) await prelude;
     if (replayed && !(await replayed)) throw new ReplicaBehindError();
     if (this.answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
     if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
-    if (!commitSent) {
+    if (!this.commitSent) {
       this.state = 'committing';
       this.askLsn(tx);
     }
@@ -251,17 +254,19 @@ class Attempt<T> implements TransactionDeadline {
   }
 
   /**
-   * The work's value is its last statement, not yet answered (a handler that returned `tx\`...\`` itself): COMMIT is
-   * sent right behind it, in the same socket write, one round trip less (our postgres.js patch: `commitBehind`). If
+   * The work's value is its one statement, not yet answered (a handler that returned `tx\`...\`` itself): COMMIT is
+   * sent right behind it, in the same socket write, one round trip less (our postgres.js patch: `commitBehind`, which
+   * checks that no other statement of the work came before it; `own`: the statements sent here ahead of the work). If
    * the statement fails, the server answers that COMMIT with ROLLBACK, as if it had waited. From then on the outcome
-   * is the commit's: a transaction timeout answers 503 (commit unconfirmed), not 504.
+   * is the commit's: a transaction timeout or a lost connection answers 503 (commit unconfirmed), not 504.
    */
-  private commitBehind(tx: Tx, pending: unknown): boolean {
-    if (!isPendingQuery(pending)) return false;
+  private commitBehind(tx: Tx, pending: unknown, own: number): void {
+    if (!isPendingQuery(pending)) return;
     this.askLsn(tx);
-    if (!(tx as { commitBehind?(q: unknown): boolean }).commitBehind?.(pending)) return false;
-    this.state = 'committing';
-    return true;
+    (tx as { commitBehind?(q: unknown, own: number, onsent: () => void): void }).commitBehind?.(pending, own, () => {
+      this.commitSent = true;
+      this.state = 'committing';
+    });
   }
 
   /**
@@ -298,6 +303,9 @@ class Attempt<T> implements TransactionDeadline {
     if (this.answered()) return; // this call was already answered
     if (e instanceof DryRun) this.resolve(e.value as T);
     else if (this.behind) this.reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
+    // A write's COMMIT was sent and the connection went before its answer: the outcome is unknown, as at the timeout.
+    // (A read-only transaction has nothing to lose: its error goes on as it is, so a replica's is retried elsewhere.)
+    else if (!this.o.readOnly && this.state === 'committing' && toApiError(e).code === 'unavailable') this.reject(commitUnconfirmed(e));
     else this.reject(e);
   }
 }
@@ -371,6 +379,11 @@ function sendPrelude(tx: Tx, o: TransactionOptions, leftMs?: number): Promise<un
 const preludeTexts: string[] = [];
 function preludeText(n: number): string {
   return (preludeTexts[n] ??= `select ${Array.from({ length: n }, (_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`);
+}
+
+/** The COMMIT was sent, and its answer did not come (in time): whether it committed is unknown. */
+function commitUnconfirmed(cause: unknown): ApiError {
+  return new ApiError('unavailable', { message: 'The database did not confirm the commit; retry with the same Idempotency-Key', headers: RETRY_AFTER, cause });
 }
 
 /** The caller's own deadline (`Request-Timeout`) passed: 504, and nothing it wrote is kept. */
