@@ -120,6 +120,17 @@ describe('a handler that returns its last statement\'s query unawaited: COMMIT s
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
   });
 
+  test('a statement that cannot be sent, started after the returned one: the call fails and nothing is kept', async () => {
+    const res = await app.call('/probe/unsent_after', { note: 'unsent-after' });
+    expect([res.status, res.body.error.code]).toEqual([500, 'internal']);
+    expect(await count('unsent-after')).toBe(0);
+  });
+
+  test('an unawaited savepoint before the returned statement still runs inside the transaction', async () => {
+    expect((await app.call('/probe/savepoint_before', { note: 'sp-before' })).status).toBe(200);
+    expect([await count('sp-before'), await count('sp-before-sp')]).toEqual([1, 1]);
+  });
+
   test('a row callback that throws fails the call, and its statement is rolled back', async () => {
     const res = await app.call('/probe/callback_last', { note: 'callback' });
     expect([res.status, res.body.error.code]).toEqual([500, 'internal']);

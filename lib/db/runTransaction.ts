@@ -244,7 +244,8 @@ class Attempt<T> implements TransactionDeadline {
     // A failed prelude aborts the transaction, and a COMMIT then only rolls back: never answer before it is known.
     if (prelude) await prelude;
     if (replayed && !(await replayed)) throw new ReplicaBehindError();
-    if (this.answered()) throw new AbandonedError(); // answered 504 already: roll back, never commit
+    // Answered already (504: roll back, never commit; or 503 once COMMIT went behind the statement: its outcome stands)
+    if (this.answered()) throw new AbandonedError();
     if (o.rollback) throw new DryRun(value); // postgres.js rolls back on throw; the value rides out on the error
     if (!this.commitSent) {
       this.state = 'committing';
