@@ -48,7 +48,7 @@ export function createLogger({ level, file, streams = [], stdout = true }: Logge
   }
   if (stdout) destinations.push({ stream: batchedDestination(1), level: 'trace' });
   const multi = pino.multistream(destinations);
-  // ECS's own timestamp made a new Date per line; isoNow makes one per millisecond (the same text).
+  // ECS's own timestamp made a new Date per line; isoNow formats the date once per second (the same text).
   const ecs = { ...ecsFormat({ convertErr: true }), timestamp: () => `,"@timestamp":"${isoNow()}"` };
   const log = pino({ ...ecs, level, redact: { paths: REDACT, censor: '[redacted]' } }, multi);
   // Access lines are built by the gateway from known fields and carry no secret: they skip the redaction pass, which
