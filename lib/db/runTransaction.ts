@@ -159,8 +159,8 @@ class Attempt<T> implements TransactionDeadline {
   constructor(
     private readonly limits: TransactionLimits,
     private readonly o: TransactionOptions,
-    private readonly fn: TransactionWork<T>,
-    private readonly consistency: Consistency | undefined,
+    private fn: TransactionWork<T>,
+    private consistency: Consistency | undefined,
     private readonly acquireMs: number,
   ) {}
 
@@ -297,19 +297,34 @@ class Attempt<T> implements TransactionDeadline {
     this.limits.lastCommitAt = performance.now();
     if (this.committed) this.consistency!.lsn = (this.committed.afterCommit as Array<{ lsn: string }>)[0]?.lsn;
     if (!this.answered()) this.resolve(value);
+    this.letGo();
+  }
+
+  /**
+   * Once answered and ended, the attempt drops the call's work, its answer's resolvers and its consistency: postgres.js
+   * still holds the transaction's closures (and through them this attempt) for a while, often long enough for V8 to
+   * move them to the old generation, and whatever they still reached went with them: the call's koa context, its
+   * request and response (under bar load, 2.06 MB promoted per scavenge before, 1.57 MB after).
+   */
+  private letGo(): void {
+    this.fn = this.resolve = this.reject = ignore;
+    this.consistency = this.committed = undefined;
   }
 
   private failedWith(e: unknown): void {
     this.ended(false); // a dry run too: it rolled back
-    if (this.answered()) return; // this call was already answered
+    if (this.answered()) return this.letGo(); // this call was already answered
     if (e instanceof DryRun) this.resolve(e.value as T);
     else if (this.behind) this.reject(new ReplicaBehindError()); // the work failed on the aborted transaction (25P02)
     // A write's COMMIT was sent and the connection went before its answer: the outcome is unknown, as at the timeout.
     // (A read-only transaction has nothing to lose: its error goes on as it is, so a replica's is retried elsewhere.)
     else if (!this.o.readOnly && this.state === 'committing' && toApiError(e).code === 'unavailable') this.reject(commitUnconfirmed(e));
     else this.reject(e);
+    this.letGo();
   }
 }
+
+const ignore = (): never => undefined as never;
 
 // The settings a transaction starts with that cannot fail on a live connection (the action's statement timeout,
 // transaction-local values such as who called) as `set local` statements with literal values that our postgres.js
