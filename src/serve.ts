@@ -30,8 +30,9 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   const handle = app.callback();
   // The responses in flight, for drain(). An array, not a Set: a Set rebuilds its hash table as entries come and go,
   // and every table it drops (often in V8's old generation by then) still points at responses of that moment, which
-  // scavenges then keep, with all they reach, into the old generation: under bar load 7.0 KB promoted per request with
-  // the Set, 3.1 with this, scavenge pauses 29 -> 17 µs per request, req/s +18%.
+  // scavenges then keep, with all they reach, into the old generation: under bar load 6.2 KB promoted per request with
+  // the Set, 2.1 with this, scavenge pauses 18 -> 11 µs per request (docs/PERFORMANCE.md). Removal scans the calls in
+  // flight on this replica, a few hundred pointers at most.
   const inFlight: ServerResponse[] = [];
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default): once a second
   // makes the timeouts below hold to within a second.
