@@ -4,6 +4,7 @@ import { Server as NetServer, type Socket } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Lifecycle } from '../lib/http/Lifecycle';
+import { BatchedResponse } from '../lib/http/BatchedResponse';
 
 export interface ServeOptions {
   host: string;
@@ -36,7 +37,8 @@ export async function serve(app: Koa<any>, lifecycle: Lifecycle, o: ServeOptions
   const inFlight: ServerResponse[] = [];
   // Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default): once a second
   // makes the timeouts below hold to within a second.
-  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
+  // Answers are written in bursts, one per turn of the event loop (lib/http/BatchedResponse.ts).
+  const server = createServer({ connectionsCheckingInterval: 1_000, ServerResponse: BatchedResponse }, (req, res) => {
     inFlight.push(res);
     res.on('close', () => removeFrom(inFlight, res)); // emitted once: `on` spares once's wrapper
     // While draining, each answer closes its connection, so nginx never reuses it (nor can it race our close).
