@@ -1,23 +1,33 @@
 // Answers written in bursts: each still reaches its own caller whole, in order on a kept-alive connection; one that
 // cannot be written costs that answer only; a caller gone before the burst costs nothing.
-import { Agent, createServer, request, type Server } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BatchedResponse } from './BatchedResponse';
 
-let server: Server;
 let url: string;
+const server = createServer({ ServerResponse: BatchedResponse }, (req, res) => {
+  const path = req.url!;
+  if (path === '/unwritable') return void res.end(42); // not a string or buffer: end() throws once the burst writes it
+  if (path === '/stream') {
+    res.write('first;'); // headers sent: not held for the burst
+    return void setTimeout(() => res.end('last'), 20);
+  }
+  if (path === '/gone') return void req.socket.destroy(); // the caller is gone before its answer is written
+  if (path === '/twice') {
+    res.end('first end');
+    if (!res.writableEnded) throw new Error('a held answer must count as ended'); // koa's ctx.writable reads this
+    return void res.end('second end'); // ignored, as after any end
+  }
+  if (path === '/closing') {
+    // What answerClientError does when a parse error follows a held answer on its connection: write it, then close.
+    res.end('written before the close');
+    res.endNow();
+    return void req.socket.destroySoon();
+  }
+  res.setHeader('content-type', 'text/plain');
+  res.end(`answer to ${path}`);
+});
 beforeAll(async () => {
-  server = createServer({ ServerResponse: BatchedResponse }, (req, res) => {
-    const path = req.url!;
-    if (path === '/unwritable') return void res.end(42); // not a string or buffer: end() throws once the burst writes it
-    if (path === '/stream') {
-      res.write('first;'); // headers sent: not held for the burst
-      return void setTimeout(() => res.end('last'), 20);
-    }
-    if (path === '/gone') return void req.socket.destroy(); // the caller is gone before its answer is written
-    res.setHeader('content-type', 'text/plain');
-    res.end(`answer to ${path}`);
-  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -59,4 +69,12 @@ test('an answer that cannot be written fails alone: the others of its burst are 
 
 test('a streamed answer (headers already sent) ends as written', async () => {
   expect(await get('/stream')).toEqual({ status: 200, body: 'first;last' });
+});
+
+test('a held answer counts as ended: a second end is ignored', async () => {
+  expect(await get('/twice')).toEqual({ status: 200, body: 'first end' });
+});
+
+test('endNow writes a held answer at once, so a connection closed right after still delivers it', async () => {
+  expect(await get('/closing')).toEqual({ status: 200, body: 'written before the close' });
 });

@@ -5,7 +5,8 @@ import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ApiError, type ErrorCode } from '../errors/ApiError';
-import { noteAnsweredByParser } from './requestFinished';
+import { noteEndedWith } from './requestFinished';
+import { BatchedResponse } from './BatchedResponse';
 import type { Metrics } from '../metrics/createMetrics';
 import { writeAccessLine } from '../log/writeAccessLine';
 import { gatewayPathLabel } from './gatewayPaths';
@@ -23,6 +24,8 @@ export function answerClientError(log: Logger, metrics: Metrics) {
     const current = (socket as { _httpMessage?: ServerResponse })._httpMessage;
     // Only a timeout belongs to the request being read; a parse error on a kept-alive socket is a new request's.
     const inFlight = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? current : undefined;
+    // An answer ended but held for its turn's burst is written first: it was answered before this error came.
+    if (current instanceof BatchedResponse) current.endNow();
     // A reset or an already answered socket cannot take a response.
     if (error.code === 'ECONNRESET' || !socket.writable || current?.headersSent) {
       socket.destroy();
@@ -35,7 +38,7 @@ export function answerClientError(log: Logger, metrics: Metrics) {
       `HTTP/1.1 ${apiError.status} ${apiError.code.replace(/_/g, ' ')}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );
-    if (inFlight) noteAnsweredByParser(inFlight, apiError); // koa's access line, written on close, tells it
+    if (inFlight) noteEndedWith(inFlight, apiError); // koa's access line, written on close, tells it
     else {
       // Otherwise the request line may never have arrived: method and path are unknown.
       writeAccessLine(log, { requestId, method: '-', path: '-', status: apiError.status, durationNs: 0, error: apiError });

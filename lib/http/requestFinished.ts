@@ -9,20 +9,21 @@ import type { Metrics } from '../metrics/createMetrics';
 import { writeAccessLine } from '../log/writeAccessLine';
 import { gatewayPathLabel } from './gatewayPaths';
 
-// Requests that Node's parser answered itself while koa was still reading them (a body that never came whole).
-const answeredByParser = new WeakMap<ServerResponse, ApiError>();
+// Requests that ended as an error outside koa's answer: Node's parser answered them while koa was still reading them
+// (a body that never came whole), or their answer could not be written (lib/http/BatchedResponse.ts).
+const endedOutside = new WeakMap<ServerResponse, ApiError>();
 
-/** Notes that the parser answered this request with `error`, so its access line and metrics say so. */
-export function noteAnsweredByParser(res: ServerResponse, error: ApiError): void {
-  answeredByParser.set(res, error);
+/** Notes that this request ended as `error` outside koa's answer, so its access line and metrics say so. */
+export function noteEndedWith(res: ServerResponse, error: ApiError): void {
+  endedOutside.set(res, error);
 }
 
 /**
  * What the request ended as. An answer not sent whole is not the 200 its headers said: the error that cut it off
  * (a stream that failed or stalled), else 499 when the client went away.
  */
-function finalStatus(ctx: AppContext, parserError: ApiError | undefined): number {
-  if (parserError) return parserError.status;
+function finalStatus(ctx: AppContext, outside: ApiError | undefined): number {
+  if (outside) return outside.status;
   if (ctx.res.writableFinished) return ctx.status;
   const error = ctx.state.error;
   return error && ctx.res.headersSent ? error.status : 499;
@@ -33,12 +34,12 @@ export function requestFinished(log: Logger, metrics: Metrics): Middleware<AppSt
     const start = performance.now(); // a double, not a BigInt per call
     ctx.res.on('close', () => { // emitted once: `on` spares once's wrapper
       const durationNs = Math.round((performance.now() - start) * 1e6);
-      const parserError = answeredByParser.get(ctx.res);
-      const status = finalStatus(ctx, parserError);
+      const outside = endedOutside.get(ctx.res);
+      const status = finalStatus(ctx, outside);
       const { requestId, caller, action } = ctx.state;
       writeAccessLine(log, {
         requestId, method: ctx.method, path: ctx.path, status, durationNs,
-        caller: caller?.name, action, error: parserError ?? ctx.state.error,
+        caller: caller?.name, action, error: outside ?? ctx.state.error,
       });
       // Only resolved actions and the gateway's own paths become labels: unknown paths must not grow the series.
       metrics.recordRequest(action ?? gatewayPathLabel(ctx.path), caller?.name ?? 'anonymous', status, durationNs / 1e9);
