@@ -10,7 +10,7 @@ import { noteEndedWith } from './requestFinished';
  * after another. Written one by one as each is made, every answer woke its reader's process on its own: under foo load
  * ~4 µs of the kernel's time per call in the write alone (`sock_def_readable`), and the reader, woken for one answer,
  * slept again before the next. The burst costs an answer at most the rest of its turn in latency; measured under load
- * (docs/PERFORMANCE.md, "Answers in bursts"): CPU per foo call 60 -> 48 µs, req/s 1.28x, p99 0.86x.
+ * (docs/PERFORMANCE.md, "Answers in bursts"): CPU per foo call 57-61 -> 33-48 µs, req/s 1.28-1.65x, p99 lower.
  *
  * A held answer counts as ended (`writableEnded`, which koa's `ctx.writable` reads), so nothing writes after it.
  */
